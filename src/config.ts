@@ -1,0 +1,103 @@
+// Every setting the server reads, from the environment, with its default. README.md lists them.
+
+export interface Config {
+  port: number;
+  host: string;
+  /** PGlite data directory in embedded mode; `memory://` keeps everything in memory. */
+  dataDir: string;
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  redisUrl: string | undefined;
+  /** Prefixes every Redis key and channel, so several deployments (or test runs) can share a Redis. */
+  redisPrefix: string;
+  adminClientId: string | undefined;
+  adminClientSecret: string | undefined;
+  adminTokenTtlSeconds: number;
+  maxDevicesPerPlatform: number;
+  presenceTimeoutSeconds: number;
+  maxQueryDepth: number;
+  maxQueryCost: number;
+  loginMaxFailures: number;
+  loginFailureWindowSeconds: number;
+  /** scrypt's N; lower it only for tests. */
+  passwordHashCost: number;
+  shutdownTimeoutMs: number;
+  graphiql: boolean;
+  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+}
+
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+/** scrypt's N must be a power of two. */
+function powerOfTwo(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = integer(env, name, fallback, min, max);
+  if ((value & (value - 1)) !== 0) throw new ConfigError(`${name} must be a power of two, got ${value}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.toLowerCase();
+  if (raw === undefined || raw === "") return fallback;
+  if (["1", "true", "yes", "on"].includes(raw)) return true;
+  if (["0", "false", "no", "off"].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function text(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === "" ? undefined : raw;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const adminClientId = text(env, "ADMIN_CLIENT_ID");
+  const adminClientSecret = text(env, "ADMIN_CLIENT_SECRET");
+  if ((adminClientId === undefined) !== (adminClientSecret === undefined)) {
+    throw new ConfigError("ADMIN_CLIENT_ID and ADMIN_CLIENT_SECRET must be set together");
+  }
+  if (adminClientSecret !== undefined && adminClientSecret.length < 16) {
+    throw new ConfigError("ADMIN_CLIENT_SECRET must be at least 16 characters");
+  }
+  return {
+    port: integer(env, "PORT", 4000, 0, 65535),
+    host: text(env, "HOST") ?? "0.0.0.0",
+    dataDir: text(env, "DATA_DIR") ?? "./data",
+    databaseUrl: text(env, "DATABASE_URL"),
+    databasePoolSize: integer(env, "DATABASE_POOL_SIZE", 10, 1, 500),
+    redisUrl: text(env, "REDIS_URL"),
+    redisPrefix: text(env, "REDIS_PREFIX") ?? "im:",
+    adminClientId,
+    adminClientSecret,
+    adminTokenTtlSeconds: integer(env, "ADMIN_TOKEN_TTL_SECONDS", 86_400, 60, 31_536_000),
+    maxDevicesPerPlatform: integer(env, "MAX_DEVICES_PER_PLATFORM", 4, 1, 100),
+    presenceTimeoutSeconds: integer(env, "PRESENCE_TIMEOUT_SECONDS", 60, 3, 3600),
+    maxQueryDepth: integer(env, "MAX_QUERY_DEPTH", 12, 2, 100),
+    maxQueryCost: integer(env, "MAX_QUERY_COST", 5000, 100, 1_000_000),
+    loginMaxFailures: integer(env, "LOGIN_MAX_FAILURES", 10, 1, 10_000),
+    loginFailureWindowSeconds: integer(env, "LOGIN_FAILURE_WINDOW_SECONDS", 300, 1, 86_400),
+    passwordHashCost: powerOfTwo(env, "PASSWORD_HASH_COST", 16_384, 2, 1_048_576),
+    shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
+    graphiql: boolean(env, "GRAPHIQL", true),
+    logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
+  };
+}

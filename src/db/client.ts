@@ -1,0 +1,127 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import type { Config } from "../config.js";
+import { PrismaClient } from "../generated/prisma/client.js";
+import type { SqlSession } from "./migrate.js";
+
+export type { PrismaClient };
+
+/** The one storage interface: Prisma over PostgreSQL, or over PGlite embedded in this process. */
+export interface Database {
+  mode: "embedded" | "postgres";
+  prisma: PrismaClient;
+  /** Runs `fn` on a raw SQL session while holding the database-wide migration lock. */
+  withMigrationLock<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// An arbitrary constant shared by every instance: pg_advisory_lock keys are global to the database.
+const MIGRATION_LOCK_KEY = 7_204_118_335;
+
+export async function openDatabase(config: Config): Promise<Database> {
+  return config.databaseUrl
+    ? openPostgres(config.databaseUrl, config.databasePoolSize)
+    : openEmbedded(config.dataDir);
+}
+
+async function openPostgres(connectionString: string, max: number): Promise<Database> {
+  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString, max }) });
+  return {
+    mode: "postgres",
+    prisma,
+    async withMigrationLock(fn) {
+      const client = new pg.Client({ connectionString });
+      await client.connect();
+      try {
+        await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+        return await fn({
+          query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+          exec: async (script) => {
+            await client.query(script);
+          },
+        });
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => {});
+        await client.end();
+      }
+    },
+    async ping() {
+      await prisma.$queryRaw`SELECT 1`;
+    },
+    async close() {
+      await prisma.$disconnect();
+    },
+  };
+}
+
+async function openEmbedded(dataDir: string): Promise<Database> {
+  const inMemory = dataDir.startsWith("memory://");
+  const releaseDirLock = inMemory ? () => {} : lockDataDir(dataDir);
+  let pglite: PGlite;
+  try {
+    pglite = inMemory ? new PGlite() : new PGlite(path.resolve(dataDir));
+    await pglite.waitReady;
+  } catch (error) {
+    releaseDirLock();
+    throw error;
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  return {
+    mode: "embedded",
+    prisma,
+    // PGlite is one connection owned by this process (the data directory is locked), so no other
+    // writer can race the migration.
+    withMigrationLock: (fn) =>
+      fn({
+        query: async (sql, params) =>
+          (await pglite.query<Record<string, unknown>>(sql, params as unknown[])).rows,
+        exec: async (script) => {
+          await pglite.exec(script);
+        },
+      }),
+    async ping() {
+      await pglite.query("SELECT 1");
+    },
+    async close() {
+      await prisma.$disconnect();
+      if (!pglite.closed) await pglite.close();
+      releaseDirLock();
+    },
+  };
+}
+
+/**
+ * PGlite is single-process: a second server opening the same directory would corrupt it. A pid file
+ * refuses that with a clear message, and a stale one (its process gone) is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const lockFile = path.join(dataDir, "server.pid");
+  try {
+    const holder = Number(readFileSync(lockFile, "utf8"));
+    if (holder && holder !== process.pid && isAlive(holder)) {
+      throw new Error(
+        `The data directory ${dataDir} is in use by process ${holder}. Embedded mode serves one instance; ` +
+          "set DATABASE_URL (and REDIS_URL) to run several.",
+      );
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  writeFileSync(lockFile, String(process.pid));
+  return () => rmSync(lockFile, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,124 @@
+import { randomUUID } from "node:crypto";
+import type { WebSocket } from "ws";
+import type { Services } from "../context.js";
+import type { SessionEndKind } from "../pubsub/topics.js";
+
+/** graphql-ws close codes this server uses besides the library's own. */
+export const CloseCode = {
+  /** The token was bad, or the session behind it ended: sign in again. */
+  Forbidden: 4403,
+  GoingAway: 1001,
+} as const;
+
+// How long an ended session's streams get to flush their SessionEvent before the socket closes anyway.
+const SESSION_END_FLUSH_MS = 1000;
+
+/** One open graphql-ws connection of a signed-in device. */
+export class LiveConnection {
+  readonly id = randomUUID();
+  readonly sessionEnded: Promise<SessionEndKind>;
+  private endSession!: (kind: SessionEndKind) => void;
+  private readonly openStreams = new Set<Promise<void>>();
+  private closing = false;
+
+  constructor(
+    readonly userId: string,
+    readonly deviceId: string,
+    private readonly socket: WebSocket,
+  ) {
+    this.sessionEnded = new Promise((resolve) => {
+      this.endSession = resolve;
+    });
+  }
+
+  /** An `events` stream on this connection; call the returned function once it has delivered its last event. */
+  trackStream(): () => void {
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    this.openStreams.add(done);
+    return () => {
+      this.openStreams.delete(done);
+      finished();
+    };
+  }
+
+  /** Tells the open `events` streams, gives them a moment to deliver, then closes the socket. */
+  async end(kind: SessionEndKind): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.endSession(kind);
+    await Promise.race([Promise.all(this.openStreams), delay(SESSION_END_FLUSH_MS)]);
+    this.close(CloseCode.Forbidden, `Session ended: ${kind}`);
+  }
+
+  close(code: number, reason: string) {
+    this.closing = true;
+    if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) {
+      this.socket.close(code, reason);
+    }
+  }
+}
+
+/**
+ * The connections this instance holds, and the one pubsub subscription per device through which any
+ * instance can end that device's session.
+ */
+export class ConnectionRegistry {
+  private readonly byDevice = new Map<string, { connections: Set<LiveConnection>; stop: () => void }>();
+
+  constructor(private readonly services: Services) {}
+
+  async open(userId: string, deviceId: string, socket: WebSocket): Promise<LiveConnection> {
+    const connection = new LiveConnection(userId, deviceId, socket);
+    let entry = this.byDevice.get(deviceId);
+    if (!entry) {
+      entry = this.watchDevice(deviceId);
+      this.byDevice.set(deviceId, entry);
+    }
+    entry.connections.add(connection);
+    await this.services.presence.connected(userId, deviceId, connection.id);
+    return connection;
+  }
+
+  async closed(connection: LiveConnection): Promise<void> {
+    const entry = this.byDevice.get(connection.deviceId);
+    entry?.connections.delete(connection);
+    if (entry?.connections.size === 0) {
+      entry.stop();
+      this.byDevice.delete(connection.deviceId);
+    }
+    await this.services.presence.disconnected(connection.userId, connection.deviceId, connection.id);
+    await this.services.prisma.device
+      .update({ where: { id: connection.deviceId }, data: { lastSeenAt: new Date() } })
+      .catch(() => {}); // the device may be gone with its deleted user
+  }
+
+  get size(): number {
+    let count = 0;
+    for (const { connections } of this.byDevice.values()) count += connections.size;
+    return count;
+  }
+
+  closeAll(code: number, reason: string) {
+    for (const { connections } of this.byDevice.values()) {
+      for (const connection of connections) connection.close(code, reason);
+    }
+  }
+
+  private watchDevice(deviceId: string) {
+    const connections = new Set<LiveConnection>();
+    const messages = this.services.pubsub.subscribe("sessionEnded", deviceId);
+    (async () => {
+      for await (const { kind } of messages) {
+        await Promise.all([...connections].map((connection) => connection.end(kind)));
+      }
+    })().catch((error: Error) => this.services.log.error("Session watcher failed", { error: error.message }));
+    return { connections, stop: () => void messages.return?.() };
+  }
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,38 @@
+import type { Services } from "../context.js";
+import type { Prisma } from "../generated/prisma/client.js";
+import type { SessionEndKind } from "../pubsub/topics.js";
+
+type Tx = Prisma.TransactionClient;
+
+/**
+ * Ends the still-active sessions among `where` inside the caller's transaction and returns their
+ * device ids; pass those to `notifySessionsEnded` after the commit.
+ */
+export async function endSessions(
+  tx: Tx,
+  where: Prisma.DeviceWhereInput,
+  kind: SessionEndKind,
+): Promise<string[]> {
+  const devices = await tx.device.findMany({ where: { ...where, endedAt: null }, select: { id: true } });
+  if (devices.length === 0) return [];
+  const ids = devices.map((device) => device.id);
+  await tx.device.updateMany({
+    where: { id: { in: ids }, endedAt: null },
+    data: { endedAt: new Date(), endReason: kind },
+  });
+  return ids;
+}
+
+/** The ended tokens are already refused by the database; this reaches the devices' open connections. */
+export function notifySessionsEnded(
+  services: Services,
+  deviceIds: readonly string[],
+  kind: SessionEndKind,
+): void {
+  for (const deviceId of deviceIds) services.pubsub.publish("sessionEnded", deviceId, { deviceId, kind });
+}
+
+/** Locks the user's row for the rest of the transaction, serializing logins and session changes per user. */
+export async function lockUser(tx: Tx, userId: string): Promise<void> {
+  await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${userId}::uuid FOR UPDATE`;
+}

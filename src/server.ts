@@ -1,0 +1,236 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Plugin } from "@envelop/core";
+import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
+import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
+import type { ExecutionArgs, GraphQLError } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import { createYoga, type YogaInitialContext } from "graphql-yoga";
+import { WebSocketServer } from "ws";
+import type { Config } from "./config.js";
+import { type Context, createContext, resolveViewer, type Services } from "./context.js";
+import { openDatabase } from "./db/client.js";
+import { applyMigrations, readMigrations } from "./db/migrate.js";
+import { createLogger, type Logger } from "./logger.js";
+import { createEventBus } from "./pubsub/index.js";
+import { createPresenceStore } from "./pubsub/presence.js";
+import { createRateLimiter } from "./pubsub/rate-limit.js";
+import { connectRedis, type RedisClients } from "./pubsub/redis.js";
+import { CloseCode, ConnectionRegistry, delay, type LiveConnection } from "./realtime/connections.js";
+import { toClientError } from "./schema/errors.js";
+import { schema } from "./schema/index.js";
+import { parseBearer } from "./security/tokens.js";
+
+export interface App {
+  services: Services;
+  /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql, once started. */
+  readonly url: string;
+  start(): Promise<void>;
+  /** Drains: refuses new work, closes WebSockets with 1001, lets in-flight requests finish, closes pools. */
+  stop(): Promise<void>;
+}
+
+/** What a graphql-ws connection carries from connect to close. */
+type SocketState = {
+  token?: string;
+  connection?: LiveConnection;
+};
+
+type ServerContext = { req: IncomingMessage; res: ServerResponse } & Partial<SocketState>;
+
+/** graphql-armor rejects with plain GraphQL errors; these are the client's to fix, so LIMIT_EXCEEDED. */
+const markLimitExceeded = [
+  (_ctx: unknown, error: GraphQLError) => {
+    (error.extensions as Record<string, unknown>).code = "LIMIT_EXCEEDED";
+  },
+];
+
+/** Gives parse and validation errors, which never reach execution's error masking, their API code. */
+function useRequestErrorCodes(log: Logger): Plugin {
+  return {
+    onValidate:
+      () =>
+      ({ result, setResult }) => {
+        if (result.length > 0) setResult(result.map((error) => toClientError(error, log)));
+      },
+  };
+}
+
+export async function buildApp(config: Config, log: Logger = createLogger(config.logLevel)): Promise<App> {
+  const db = await openDatabase(config);
+  let redis: RedisClients | undefined;
+  try {
+    const applied = await db.withMigrationLock((session) => applyMigrations(session, readMigrations(), log));
+    if (applied.length > 0) log.info("Database migrated", { applied });
+    redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const instanceId = randomUUID();
+  const services: Services = {
+    config,
+    log,
+    db,
+    prisma: db.prisma,
+    pubsub: createEventBus(redis, config.redisPrefix),
+    presence: createPresenceStore(redis, {
+      prefix: config.redisPrefix,
+      instanceId,
+      timeoutSeconds: config.presenceTimeoutSeconds,
+    }),
+    rateLimiter: createRateLimiter(redis, config.redisPrefix),
+    instanceId,
+  };
+  const registry = new ConnectionRegistry(services);
+
+  const yoga = createYoga<ServerContext, Context>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    landingPage: false,
+    // GraphiQL sends its Headers tab with SSE requests but not as graphql-ws connectionParams, so
+    // subscriptions in the browser use SSE; apps use graphql-ws.
+    graphiql: config.graphiql ? { title: "IM server", subscriptionsProtocol: "SSE" } : false,
+    logging: {
+      debug: (...args) => log.debug(String(args[0])),
+      info: (...args) => log.info(String(args[0])),
+      warn: (...args) => log.warn(String(args[0])),
+      error: (...args) => log.error(String(args[0])),
+    },
+    maskedErrors: { maskError: (error) => toClientError(error, log) },
+    plugins: [
+      maxDepthPlugin({ n: config.maxQueryDepth, onReject: markLimitExceeded }),
+      costLimitPlugin({ maxCost: config.maxQueryCost, onReject: markLimitExceeded }),
+      useRequestErrorCodes(log),
+    ],
+    context: async (initial: YogaInitialContext & Partial<ServerContext>): Promise<Context> => {
+      if (initial.connection || initial.token) {
+        // Over graphql-ws each operation re-checks the connection's token, so an ended session cannot start more.
+        return createContext(services, await resolveViewer(services, initial.token), {
+          connection: initial.connection,
+        });
+      }
+      const token = parseBearer(initial.request.headers.get("authorization"));
+      return createContext(services, await resolveViewer(services, token), {
+        clientAddress: initial.req?.socket.remoteAddress,
+      });
+    },
+  });
+
+  let draining = false;
+  const httpServer = createServer(async (req, res) => {
+    const path = req.url?.split("?")[0];
+    if (path === "/healthz") return json(res, 200, { status: "ok" });
+    if (path === "/readyz") {
+      const checks = await readiness(services, redis, draining);
+      return json(res, checks.ready ? 200 : 503, checks);
+    }
+    return yoga.handle(req, res);
+  });
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
+  useServer<Record<string, unknown> | undefined, SocketState>(
+    {
+      execute: (args) =>
+        (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
+      subscribe: (args) =>
+        (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+      onConnect: async (ctx) => {
+        if (draining) return false;
+        const params = ctx.connectionParams ?? {};
+        const token = parseBearer(String(params.authorization ?? params.Authorization ?? ""));
+        const viewer = await resolveViewer(services, token);
+        if (viewer.kind === "anonymous") return false; // graphql-ws closes with 4403 Forbidden
+        ctx.extra.token = token;
+        if (viewer.kind === "user") {
+          ctx.extra.connection = await registry.open(viewer.user.id, viewer.device.id, ctx.extra.socket);
+        }
+        return true;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const enveloped = yoga.getEnveloped({
+          req: ctx.extra.request,
+          token: ctx.extra.token,
+          connection: ctx.extra.connection,
+          params: payload,
+        });
+        let document: ReturnType<typeof enveloped.parse>;
+        try {
+          document = enveloped.parse(payload.query);
+        } catch (error) {
+          return [toClientError(error, log)];
+        }
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return errors.map((error: GraphQLError) => toClientError(error, log));
+        return {
+          schema: enveloped.schema,
+          operationName: payload.operationName,
+          document,
+          variableValues: payload.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+      },
+      onClose: async (ctx) => {
+        if (ctx.extra.connection) await registry.closed(ctx.extra.connection);
+      },
+    },
+    wsServer,
+  );
+
+  let url = "";
+  return {
+    services,
+    get url() {
+      return url;
+    },
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once("error", reject);
+        httpServer.listen(config.port, config.host, () => resolve());
+      });
+      const address = httpServer.address() as AddressInfo;
+      const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+      url = `http://${host === "0.0.0.0" ? "localhost" : host}:${address.port}/graphql`;
+      log.info("Server listening", { url, storage: db.mode, pubsub: redis ? "redis" : "in-process" });
+    },
+    async stop() {
+      if (draining) return;
+      draining = true;
+      log.info("Draining");
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      for (const socket of wsServer.clients) socket.close(CloseCode.GoingAway, "Server shutting down");
+      httpServer.closeIdleConnections();
+      await Promise.race([closed, delay(config.shutdownTimeoutMs)]);
+      httpServer.closeAllConnections();
+      for (const socket of wsServer.clients) socket.terminate();
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      // Sockets closed above run their onClose (presence, lastSeenAt) asynchronously; let them land.
+      for (let waited = 0; registry.size > 0 && waited < 2000; waited += 20) await delay(20);
+      await services.presence.close();
+      await redis?.close();
+      await db.close();
+      log.info("Stopped");
+    },
+  };
+}
+
+async function readiness(services: Services, redis: RedisClients | undefined, draining: boolean) {
+  const probe = async (check: () => Promise<unknown>) => {
+    try {
+      await Promise.race([check(), delay(2000).then(() => Promise.reject(new Error("timed out")))]);
+      return "ok";
+    } catch (error) {
+      return `failing: ${(error as Error).message}`;
+    }
+  };
+  const database = await probe(() => services.db.ping());
+  const redisState = redis ? await probe(() => redis.command.ping()) : "not configured";
+  const ready = !draining && database === "ok" && (redisState === "ok" || !redis);
+  return { ready, draining, database, redis: redisState };
+}
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+}

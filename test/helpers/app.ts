@@ -1,0 +1,88 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { loadConfig } from "../../src/config.js";
+import { type App, buildApp } from "../../src/server.js";
+import { createTestDatabase, serverEnv, servicesMode, uniqueName } from "./env.js";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface TestServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The storage a test's servers share: embedded PGlite in memory, or in services mode a fresh
+ * PostgreSQL database and its own Redis key prefix.
+ */
+export async function testStorage(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
+  if (!servicesMode) return { env: {}, cleanup: async () => {} };
+  const database = await createTestDatabase();
+  return {
+    env: {
+      DATABASE_URL: database.url,
+      REDIS_URL: process.env.REDIS_URL!,
+      REDIS_PREFIX: `${uniqueName("t")}:`,
+    },
+    cleanup: () => database.drop(),
+  };
+}
+
+/** The real server in this process, on a free port. */
+export async function startApp(env: Record<string, string> = {}): Promise<TestServer & { app: App }> {
+  const storage = Object.keys(env).some((key) => key === "DATABASE_URL" || key === "DATA_DIR")
+    ? { env: {}, cleanup: async () => {} }
+    : await testStorage();
+  const app = await buildApp(loadConfig(serverEnv({ ...storage.env, ...env })));
+  await app.start();
+  return {
+    app,
+    url: app.url,
+    async stop() {
+      await app.stop();
+      await storage.cleanup();
+    },
+  };
+}
+
+const SPAWN_TIMEOUT_MS = 60_000;
+
+/** The real server as its own process (`npm start`'s entry point), for restarts, signals and several instances. */
+export async function spawnServer(
+  env: Record<string, string>,
+): Promise<TestServer & { process: ChildProcess }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, ...serverEnv(env) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let stdout = "";
+    child.stdout!.on("data", (chunk) => {
+      stdout += chunk;
+      const match = stdout.match(/listening (\S+)/);
+      if (match) resolve(match[1]!);
+    });
+    child.once("exit", (code) =>
+      reject(new Error(`server exited with ${code} before listening:\n${stderr}`)),
+    );
+    setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`server did not start within ${SPAWN_TIMEOUT_MS} ms:\n${stderr}`));
+    }, SPAWN_TIMEOUT_MS).unref();
+  });
+  return {
+    url,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      await once(child, "exit");
+    },
+  };
+}

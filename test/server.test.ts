@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { ROOT, spawnServer, startApp, type TestServer, testStorage } from "./helpers/app.js";
+import { connect, fails, gql, ok } from "./helpers/client.js";
+import { servicesMode } from "./helpers/env.js";
+import { adminToken, PASSWORD, signIn, signUp } from "./helpers/factories.js";
+
+let server: TestServer;
+let url: string;
+before(async () => {
+  server = await startApp();
+  url = server.url;
+});
+after(() => server.stop());
+
+const origin = () => new URL(url).origin;
+
+describe("HTTP surface", () => {
+  it("answers /healthz and /readyz", async () => {
+    const health = await fetch(`${origin()}/healthz`);
+    assert.equal(health.status, 200);
+    const ready = await fetch(`${origin()}/readyz`);
+    assert.equal(ready.status, 200);
+    const body = (await ready.json()) as Record<string, unknown>;
+    assert.equal(body.database, "ok");
+    assert.equal(body.redis, servicesMode ? "ok" : "not configured");
+  });
+
+  it("serves GraphiQL to browsers and GraphQL over GET", async () => {
+    const page = await fetch(url, { headers: { accept: "text/html" } });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /graphiql/i);
+    const get = await fetch(`${url}?query=${encodeURIComponent("{ __typename }")}`);
+    assert.deepEqual(await get.json(), { data: { __typename: "Query" } });
+  });
+
+  it("keeps schema.graphql in step with the Pothos schema", async () => {
+    const check = promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", "scripts/print-schema.ts", "--check"],
+      {
+        cwd: ROOT,
+      },
+    );
+    await assert.doesNotReject(check, "schema.graphql is stale: run npm run schema:print");
+  });
+
+  it("refuses queries that are too deep or too costly with LIMIT_EXCEEDED", async () => {
+    const limited = await startApp({ MAX_QUERY_DEPTH: "2", MAX_QUERY_COST: "400" });
+    try {
+      const admin = await adminToken(limited.url);
+      await ok(limited.url, "{ adminOnlineStatus(usernames: []) { online } }", {}, admin);
+      const deep = "{ adminOnlineStatus(usernames: []) { devices { id } } }";
+      assert.match(await fails("LIMIT_EXCEEDED", limited.url, deep, {}, admin), /depth/i);
+      const aliases = Array.from(
+        { length: 200 },
+        (_, i) => `d${i}: adminOnlineStatus(usernames: []) { online }`,
+      );
+      assert.match(
+        await fails("LIMIT_EXCEEDED", limited.url, `{ ${aliases.join(" ")} }`, {}, admin),
+        /cost/i,
+      );
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
+describe("failures", () => {
+  it("masks unexpected errors as INTERNAL without internals, and /readyz reports the outage", async () => {
+    const broken = await startApp();
+    after(() => broken.stop());
+    const alice = await signUp(broken.url);
+    await broken.app.services.db.close(); // the database goes away under a running server
+    const result = await gql(broken.url, "{ me { id } }", {}, alice.token);
+    const error = result.errors?.[0];
+    assert.equal(error?.extensions?.code, "INTERNAL");
+    assert.equal(error?.message, "Internal server error");
+    assert.doesNotMatch(JSON.stringify(result), /prisma|pglite|sql|stack|closed/i);
+    const ready = await fetch(`${new URL(broken.url).origin}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match(((await ready.json()) as { database: string }).database, /failing/);
+  });
+});
+
+describe("the server process", () => {
+  it("keeps embedded data across a restart, and refuses a second server on the same data directory", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "im-data-"));
+    try {
+      const embedded = { DATA_DIR: dataDir, DATABASE_URL: "", REDIS_URL: "" };
+      const first = await spawnServer(embedded);
+      const alice = await signUp(first.url);
+      await assert.rejects(spawnServer(embedded), /in use by process/);
+      await first.stop();
+      assert.equal(first.process.exitCode, 0);
+
+      const second = await spawnServer(embedded);
+      await ok(second.url, "{ me { id } }", {}, alice.token); // sessions survive too
+      const again = await signIn(second.url, alice.username);
+      assert.equal(again.userId, alice.userId);
+      await fails(
+        "CONFLICT",
+        second.url,
+        "mutation($u: String!, $p: String!) { register(username: $u, password: $p) { token } }",
+        {
+          u: alice.username,
+          p: PASSWORD,
+        },
+      );
+      await second.stop();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("drains on SIGTERM: open WebSockets are closed with 1001 and the process exits cleanly", async () => {
+    const storage = await testStorage();
+    after(() => storage.cleanup());
+    const running = await spawnServer(storage.env);
+    const alice = await signUp(running.url);
+    const socket = connect(running.url, alice.token);
+    await socket.connected;
+    await running.stop();
+    assert.equal((await socket.closed).code, 1001);
+    assert.equal(running.process.exitCode, 0);
+  });
+});
