@@ -144,7 +144,11 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
         if (viewer.kind === "anonymous") return false; // graphql-ws closes with 4403 Forbidden
         ctx.extra.token = token;
         if (viewer.kind === "user") {
-          ctx.extra.connection = await registry.open(viewer.user.id, viewer.device.id, ctx.extra.socket);
+          const connection = await registry.open(viewer.user.id, viewer.device.id, ctx.extra.socket);
+          ctx.extra.connection = connection;
+          // A session that ended between the token check and the watch above would go unnoticed.
+          const device = await services.prisma.device.findUnique({ where: { id: viewer.device.id } });
+          if (!device || device.endedAt) return false;
         }
         return true;
       },

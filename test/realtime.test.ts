@@ -106,3 +106,22 @@ describe("session end on open connections", () => {
     await fails("UNAUTHENTICATED", url, "{ me { id } }", {}, alice.token);
   });
 });
+
+describe("server-sent events", () => {
+  it("delivers the session end to an events stream over SSE (as GraphiQL subscribes) and ends it", async () => {
+    const alice = await signUp(url);
+    const response = await fetch(`${url}?query=${encodeURIComponent(EVENTS)}`, {
+      headers: { accept: "text/event-stream", authorization: `Bearer ${alice.token}` },
+    });
+    assert.equal(response.status, 200);
+    const body = response.text(); // resolves when the server ends the stream
+    await new Promise((resolve) => setTimeout(resolve, 500)); // let the stream start watching
+    await ok(url, "mutation { logout }", {}, alice.token);
+    const text = await body;
+    const data = text
+      .split("\n")
+      .filter((line) => line.startsWith("data: "))
+      .map((line) => JSON.parse(line.slice(6)));
+    assert.equal(data[0]?.data?.events.event.kind, "LOGGED_OUT");
+  });
+});

@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import pg from "pg";
+import type { App } from "../src/server.js";
 import { ROOT, spawnServer, startApp, type TestServer, testStorage } from "./helpers/app.js";
 import { connect, fails, gql, ok } from "./helpers/client.js";
 import { servicesMode } from "./helpers/env.js";
@@ -17,6 +19,17 @@ before(async () => {
   url = server.url;
 });
 after(() => server.stop());
+
+/** Embedded: close PGlite. Services: refuse and cut every connection to the test database. */
+async function takeDatabaseDown(app: App) {
+  if (app.services.db.mode === "embedded") return app.services.db.close();
+  const name = new URL(app.services.config.databaseUrl!).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await admin.connect();
+  await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
+  await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [name]);
+  await admin.end();
+}
 
 const origin = () => new URL(url).origin;
 
@@ -76,7 +89,7 @@ describe("failures", () => {
     const broken = await startApp();
     after(() => broken.stop());
     const alice = await signUp(broken.url);
-    await broken.app.services.db.close(); // the database goes away under a running server
+    await takeDatabaseDown(broken.app); // the database goes away under a running server
     const result = await gql(broken.url, "{ me { id } }", {}, alice.token);
     const error = result.errors?.[0];
     assert.equal(error?.extensions?.code, "INTERNAL");

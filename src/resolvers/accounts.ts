@@ -5,7 +5,7 @@ import { Prisma } from "../generated/prisma/client.js";
 import { hashPassword, verifyPassword } from "../security/passwords.js";
 import { newToken } from "../security/tokens.js";
 import { requireUser } from "./access.js";
-import { endSessions, lockUser, notifySessionsEnded } from "./sessions.js";
+import { endSessions, lockUser, notifySessionsEnded, updateUserEndingSessions } from "./sessions.js";
 import * as check from "./validation.js";
 
 export interface AuthPayload {
@@ -186,12 +186,7 @@ export async function changePassword(ctx: Context, input: { old: string; new: st
     throw unauthenticated("The current password (old) is wrong");
   }
   const passwordHash = await hashPassword(next, ctx.services.config.passwordHashCost);
-  const ended = await ctx.prisma.$transaction(async (tx) => {
-    await lockUser(tx, user.id);
-    await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
-    return endSessions(tx, { userId: user.id, id: { not: device.id } }, "PASSWORD_CHANGED");
-  });
-  notifySessionsEnded(ctx.services, ended, "PASSWORD_CHANGED");
+  await updateUserEndingSessions(ctx.services, user.id, { passwordHash }, "PASSWORD_CHANGED", device.id);
   return true;
 }
 

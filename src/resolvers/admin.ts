@@ -14,7 +14,7 @@ import {
   openSession,
   USERS_LOOKUP_MAX,
 } from "./accounts.js";
-import { endSessions, lockUser, notifySessionsEnded } from "./sessions.js";
+import { endSessions, notifySessionsEnded, updateUserEndingSessions } from "./sessions.js";
 import * as check from "./validation.js";
 
 export const ADMIN_CREATE_USERS_MAX = 60;
@@ -31,7 +31,7 @@ export async function adminToken(
   input: { clientId: string; clientSecret: string },
 ): Promise<{ token: string; expiresAt: Date }> {
   const { config, rateLimiter } = ctx.services;
-  const limitKey = "admin-token";
+  const limitKey = `admin-token:${ctx.clientAddress ?? "-"}`;
   if ((await rateLimiter.count(limitKey)) >= config.loginMaxFailures) {
     throw new AppError("RATE_LIMITED", "Too many wrong admin credentials; try again later", {
       retryAfterSeconds: await rateLimiter.retryAfter(limitKey),
@@ -114,21 +114,12 @@ export async function adminIssueUserToken(
 export async function adminDeleteUser(ctx: Context, username: string): Promise<boolean> {
   requireAdmin(ctx);
   const user = await requireUserByName(ctx, username);
-  const ended = await ctx.prisma.$transaction(async (tx) => {
-    await lockUser(tx, user.id);
-    await tx.user.update({
-      where: { id: user.id },
-      data: {
-        username: `deleted:${user.id}`,
-        deletedAt: new Date(),
-        passwordHash: "!",
-        ext: {},
-        avatarUrl: null,
-      },
-    });
-    return endSessions(tx, { userId: user.id }, "USER_DELETED");
-  });
-  notifySessionsEnded(ctx.services, ended, "USER_DELETED");
+  await updateUserEndingSessions(
+    ctx.services,
+    user.id,
+    { username: `deleted:${user.id}`, deletedAt: new Date(), passwordHash: "!", ext: {}, avatarUrl: null },
+    "USER_DELETED",
+  );
   return true;
 }
 
@@ -139,12 +130,12 @@ export async function adminBanUser(
   requireAdmin(ctx);
   const user = await requireUserByName(ctx, input.username);
   const reason = input.reason == null ? null : check.text(input.reason, "reason", { max: 256 });
-  const ended = await ctx.prisma.$transaction(async (tx) => {
-    await lockUser(tx, user.id);
-    await tx.user.update({ where: { id: user.id }, data: { bannedAt: new Date(), bannedReason: reason } });
-    return endSessions(tx, { userId: user.id }, "BANNED");
-  });
-  notifySessionsEnded(ctx.services, ended, "BANNED");
+  await updateUserEndingSessions(
+    ctx.services,
+    user.id,
+    { bannedAt: new Date(), bannedReason: reason },
+    "BANNED",
+  );
   return true;
 }
 

@@ -36,3 +36,22 @@ export function notifySessionsEnded(
 export async function lockUser(tx: Tx, userId: string): Promise<void> {
   await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${userId}::uuid FOR UPDATE`;
 }
+
+/**
+ * Changes the user and ends their sessions (but `keepDeviceId`'s) in one transaction, then tells the
+ * ended devices: what a ban, a deletion and a password change have in common.
+ */
+export async function updateUserEndingSessions(
+  services: Services,
+  userId: string,
+  data: Prisma.UserUpdateInput,
+  kind: SessionEndKind,
+  keepDeviceId?: string,
+): Promise<void> {
+  const ended = await services.prisma.$transaction(async (tx) => {
+    await lockUser(tx, userId);
+    await tx.user.update({ where: { id: userId }, data });
+    return endSessions(tx, keepDeviceId ? { userId, id: { not: keepDeviceId } } : { userId }, kind);
+  });
+  notifySessionsEnded(services, ended, kind);
+}
