@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
   "applied_steps_count" INTEGER NOT NULL DEFAULT 0
 )`;
 
+const OWN_TRANSACTION = /^\s*(BEGIN|COMMIT)\s*;/im;
+
 /**
  * Applies the migrations the database has not seen yet, each in its own transaction, in name order.
  * The caller holds the migration lock, so instances starting together apply each migration once.
@@ -75,18 +77,28 @@ export async function applyMigrations(
       }
       continue;
     }
-    await session.exec("BEGIN");
-    try {
-      await session.exec(migration.sql);
-      await session.query(
+    const record = () =>
+      session.query(
         `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
          VALUES ($1, $2, $3, now(), now(), 1)`,
         [randomUUID(), migration.checksum, migration.name],
       );
-      await session.exec("COMMIT");
-    } catch (error) {
-      await session.exec("ROLLBACK");
-      throw new Error(`Migration ${migration.name} failed and was rolled back: ${(error as Error).message}`);
+    if (OWN_TRANSACTION.test(migration.sql)) {
+      // Some engine output (an enum rewrite) commits on its own; run it as prisma migrate deploy would.
+      await session.exec(migration.sql);
+      await record();
+    } else {
+      await session.exec("BEGIN");
+      try {
+        await session.exec(migration.sql);
+        await record();
+        await session.exec("COMMIT");
+      } catch (error) {
+        await session.exec("ROLLBACK");
+        throw new Error(
+          `Migration ${migration.name} failed and was rolled back: ${(error as Error).message}`,
+        );
+      }
     }
     newlyApplied.push(migration.name);
     log.info("Applied migration", { migration: migration.name });

@@ -29,6 +29,3 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const actual = await derive(password, Buffer.from(salt, "base64url"), Number(cost));
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
-
-/** A hash that no password matches, compared against when the user is unknown so timing reveals nothing. */
-export const UNUSABLE_PASSWORD_HASH = `scrypt$16384$${"A".repeat(22)}$${"A".repeat(43)}`;
