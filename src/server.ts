@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { Plugin } from "@envelop/core";
 import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import type { ExecutionArgs, GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { createYoga, type YogaInitialContext } from "graphql-yoga";
@@ -92,6 +93,8 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     // GraphiQL sends its Headers tab with SSE requests but not as graphql-ws connectionParams, so
     // subscriptions in the browser use SSE; apps use graphql-ws.
     graphiql: config.graphiql ? { title: "IM server", subscriptionsProtocol: "SSE" } : false,
+    // The bundled GraphiQL, so the page works where browsers cannot reach a CDN.
+    renderGraphiQL,
     logging: {
       debug: (...args) => log.debug(String(args[0])),
       info: (...args) => log.info(String(args[0])),

@@ -47,7 +47,9 @@ describe("HTTP surface", () => {
   it("serves GraphiQL to browsers and GraphQL over GET", async () => {
     const page = await fetch(url, { headers: { accept: "text/html" } });
     assert.equal(page.status, 200);
-    assert.match(await page.text(), /graphiql/i);
+    const html = await page.text();
+    assert.match(html, /graphiql/i);
+    assert.doesNotMatch(html, /unpkg\.com|cdn\.jsdelivr/, "GraphiQL must not depend on a CDN");
     const get = await fetch(`${url}?query=${encodeURIComponent("{ __typename }")}`);
     assert.deepEqual(await get.json(), { data: { __typename: "Query" } });
   });
