@@ -133,6 +133,26 @@ describe("the server process", () => {
     }
   });
 
+  it("drains on SIGTERM: a request in flight still gets its answer", async () => {
+    const storage = await testStorage();
+    after(() => storage.cleanup());
+    // A costly password hash keeps the register request busy while the signal arrives.
+    const running = await spawnServer({ ...storage.env, PASSWORD_HASH_COST: "262144" });
+    const started = Date.now();
+    const inFlight = gql(
+      running.url,
+      "mutation($u: String!, $p: String!) { register(username: $u, password: $p) { user { username } } }",
+      { u: "slow-one", p: PASSWORD },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await running.stop();
+    const result = await inFlight;
+    assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+    assert.equal(result.data?.register.user.username, "slow-one");
+    assert.ok(Date.now() - started >= 50);
+    assert.equal(running.process.exitCode, 0);
+  });
+
   it("drains on SIGTERM: open WebSockets are closed with 1001 and the process exits cleanly", async () => {
     const storage = await testStorage();
     after(() => storage.cleanup());

@@ -113,10 +113,11 @@ export async function login(
   const username = check.maybeUsername(input.username);
   const limitKey = `login:${username ?? "-"}`;
   if ((await rateLimiter.count(limitKey)) >= config.loginMaxFailures) {
+    const retryAfterSeconds = await rateLimiter.retryAfter(limitKey);
     throw new AppError(
       "RATE_LIMITED",
-      `Too many failed sign-ins for this username; try again in ${await rateLimiter.retryAfter(limitKey)} seconds`,
-      { retryAfterSeconds: await rateLimiter.retryAfter(limitKey) },
+      `Too many failed sign-ins for this username; try again in ${retryAfterSeconds} seconds`,
+      { retryAfterSeconds },
     );
   }
   const user = username ? await ctx.prisma.user.findUnique({ where: { username } }) : null;
