@@ -112,6 +112,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
         // Over graphql-ws each operation re-checks the connection's token, so an ended session cannot start more.
         return createContext(services, await resolveViewer(services, initial.token), {
           connection: initial.connection,
+          clientAddress: initial.req?.socket.remoteAddress,
         });
       }
       const token = parseBearer(initial.request.headers.get("authorization"));
