@@ -108,15 +108,11 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       useRequestErrorCodes(log),
     ],
     context: async (initial: YogaInitialContext & Partial<ServerContext>): Promise<Context> => {
-      if (initial.connection || initial.token) {
-        // Over graphql-ws each operation re-checks the connection's token, so an ended session cannot start more.
-        return createContext(services, await resolveViewer(services, initial.token), {
-          connection: initial.connection,
-          clientAddress: initial.req?.socket.remoteAddress,
-        });
-      }
-      const token = parseBearer(initial.request.headers.get("authorization"));
+      // Over graphql-ws each operation re-checks the connection's token, so an ended session cannot start more.
+      const overWebSocket = Boolean(initial.connection || initial.token);
+      const token = overWebSocket ? initial.token : parseBearer(initial.request.headers.get("authorization"));
       return createContext(services, await resolveViewer(services, token), {
+        connection: initial.connection,
         clientAddress: initial.req?.socket.remoteAddress,
       });
     },

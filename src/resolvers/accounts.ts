@@ -5,7 +5,13 @@ import { Prisma } from "../generated/prisma/client.js";
 import { hashPassword, verifyPassword } from "../security/passwords.js";
 import { newToken } from "../security/tokens.js";
 import { requireUser } from "./access.js";
-import { endSessions, lockUser, notifySessionsEnded, updateUserEndingSessions } from "./sessions.js";
+import {
+  endSessions,
+  lockUser,
+  notifySessionsEnded,
+  refuseWhenOverLimit,
+  updateUserEndingSessions,
+} from "./sessions.js";
 import * as check from "./validation.js";
 
 export interface AuthPayload {
@@ -112,14 +118,11 @@ export async function login(
   const { config, rateLimiter } = ctx.services;
   const username = check.maybeUsername(input.username);
   const limitKey = `login:${username ?? "-"}`;
-  if ((await rateLimiter.count(limitKey)) >= config.loginMaxFailures) {
-    const retryAfterSeconds = await rateLimiter.retryAfter(limitKey);
-    throw new AppError(
-      "RATE_LIMITED",
-      `Too many failed sign-ins for this username; try again in ${retryAfterSeconds} seconds`,
-      { retryAfterSeconds },
-    );
-  }
+  await refuseWhenOverLimit(
+    ctx.services,
+    limitKey,
+    "Too many failed sign-ins for this username; try again in {seconds} seconds",
+  );
   const user = username ? await ctx.prisma.user.findUnique({ where: { username } }) : null;
   // Unknown users cost a hash too, so response time does not reveal which usernames exist.
   dummyHash ??= hashPassword("not a password", config.passwordHashCost);

@@ -14,7 +14,12 @@ import {
   openSession,
   USERS_LOOKUP_MAX,
 } from "./accounts.js";
-import { endSessions, notifySessionsEnded, updateUserEndingSessions } from "./sessions.js";
+import {
+  endSessions,
+  notifySessionsEnded,
+  refuseWhenOverLimit,
+  updateUserEndingSessions,
+} from "./sessions.js";
 import * as check from "./validation.js";
 
 export const ADMIN_CREATE_USERS_MAX = 60;
@@ -32,11 +37,11 @@ export async function adminToken(
 ): Promise<{ token: string; expiresAt: Date }> {
   const { config, rateLimiter } = ctx.services;
   const limitKey = `admin-token:${ctx.clientAddress ?? "-"}`;
-  if ((await rateLimiter.count(limitKey)) >= config.loginMaxFailures) {
-    throw new AppError("RATE_LIMITED", "Too many wrong admin credentials; try again later", {
-      retryAfterSeconds: await rateLimiter.retryAfter(limitKey),
-    });
-  }
+  await refuseWhenOverLimit(
+    ctx.services,
+    limitKey,
+    "Too many wrong admin credentials; try again in {seconds} seconds",
+  );
   if (!config.adminClientId || !config.adminClientSecret) {
     throw unauthenticated("Admin access is not configured: set ADMIN_CLIENT_ID and ADMIN_CLIENT_SECRET");
   }

@@ -1,4 +1,5 @@
 import type { Services } from "../context.js";
+import { AppError } from "../errors.js";
 import type { Prisma } from "../generated/prisma/client.js";
 import type { SessionEndKind } from "../pubsub/topics.js";
 
@@ -54,4 +55,14 @@ export async function updateUserEndingSessions(
     return endSessions(tx, keepDeviceId ? { userId, id: { not: keepDeviceId } } : { userId }, kind);
   });
   notifySessionsEnded(services, ended, kind);
+}
+
+/** Refuses with RATE_LIMITED (and when to retry) once `key` has `max` failures in its window. */
+export async function refuseWhenOverLimit(services: Services, key: string, message: string): Promise<void> {
+  const { rateLimiter, config } = services;
+  if ((await rateLimiter.count(key)) < config.loginMaxFailures) return;
+  const retryAfterSeconds = await rateLimiter.retryAfter(key);
+  throw new AppError("RATE_LIMITED", message.replace("{seconds}", String(retryAfterSeconds)), {
+    retryAfterSeconds,
+  });
 }
