@@ -1,3 +1,6 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
 // Every setting the server reads, from the environment, with its default. README.md lists them.
 
 export interface Config {
@@ -22,6 +25,17 @@ export interface Config {
   /** scrypt's N; lower it only for tests. */
   passwordHashCost: number;
   shutdownTimeoutMs: number;
+  /** How long a sender may recall a message. */
+  recallWindowSeconds: number;
+  /** How long durable events (offline messages among them) stay replayable. */
+  offlineRetentionDays: number;
+  /** Cap on a message's serialized body and ext. */
+  maxMessageBytes: number;
+  /** Where uploaded files are kept; several instances must share it. */
+  attachmentsDir: string;
+  maxUploadBytes: number;
+  /** Prefix for download URLs handed to clients, e.g. https://chat.example.com; relative without it. */
+  publicUrl: string | undefined;
   graphiql: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
@@ -69,6 +83,13 @@ function text(env: Env, name: string): string | undefined {
   return raw === undefined || raw === "" ? undefined : raw;
 }
 
+/** Beside the embedded database; a memory:// database gets a throwaway directory. */
+function defaultAttachmentsDir(dataDir: string): string {
+  return dataDir.startsWith("memory://")
+    ? join(tmpdir(), `im-attachments-${process.pid}`)
+    : join(dataDir, "attachments");
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const adminClientId = text(env, "ADMIN_CLIENT_ID");
   const adminClientSecret = text(env, "ADMIN_CLIENT_SECRET");
@@ -92,11 +113,17 @@ export function loadConfig(env: Env = process.env): Config {
     maxDevicesPerPlatform: integer(env, "MAX_DEVICES_PER_PLATFORM", 4, 1, 100),
     presenceTimeoutSeconds: integer(env, "PRESENCE_TIMEOUT_SECONDS", 60, 3, 3600),
     maxQueryDepth: integer(env, "MAX_QUERY_DEPTH", 12, 2, 100),
-    maxQueryCost: integer(env, "MAX_QUERY_COST", 5000, 100, 1_000_000),
+    maxQueryCost: integer(env, "MAX_QUERY_COST", 50_000, 100, 10_000_000),
     loginMaxFailures: integer(env, "LOGIN_MAX_FAILURES", 10, 1, 10_000),
     loginFailureWindowSeconds: integer(env, "LOGIN_FAILURE_WINDOW_SECONDS", 300, 1, 86_400),
     passwordHashCost: powerOfTwo(env, "PASSWORD_HASH_COST", 16_384, 2, 1_048_576),
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
+    recallWindowSeconds: integer(env, "RECALL_WINDOW_SECONDS", 120, 0, 31_536_000),
+    offlineRetentionDays: integer(env, "OFFLINE_RETENTION_DAYS", 7, 1, 3650),
+    maxMessageBytes: integer(env, "MAX_MESSAGE_BYTES", 16_384, 1024, 1_048_576),
+    attachmentsDir: text(env, "ATTACHMENTS_DIR") ?? defaultAttachmentsDir(text(env, "DATA_DIR") ?? "./data"),
+    maxUploadBytes: integer(env, "MAX_UPLOAD_BYTES", 20 * 1024 * 1024, 1, 2 * 1024 * 1024 * 1024),
+    publicUrl: text(env, "PUBLIC_URL")?.replace(/\/+$/, ""),
     graphiql: boolean(env, "GRAPHIQL", true),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
   };

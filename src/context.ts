@@ -1,7 +1,7 @@
 import DataLoader from "dataloader";
 import type { Config } from "./config.js";
 import type { Database, PrismaClient } from "./db/client.js";
-import type { Device, User } from "./generated/prisma/client.js";
+import type { Attachment, Conversation, Device, Message, User } from "./generated/prisma/client.js";
 import type { Logger } from "./logger.js";
 import type { PubSub } from "./pubsub/index.js";
 import type { PresenceStore } from "./pubsub/presence.js";
@@ -20,6 +20,8 @@ export interface Services {
   rateLimiter: RateLimiter;
   /** Random per process; tells instances apart in shared Redis state. */
   instanceId: string;
+  /** Signs attachment download URLs; the same on every instance. */
+  urlSigningKey: Buffer;
 }
 
 export type Viewer =
@@ -38,9 +40,57 @@ export interface Context {
   clientAddress?: string;
 }
 
+/**
+ * Per-operation batching and caching. A subscription lives long, so the event stream swaps in a
+ * fresh set for every page of events it delivers (see resolvers/events.ts).
+ */
 export interface Loaders {
   /** userId → ids of the user's devices that hold a connection now. */
   onlineDevices: DataLoader<string, Set<string>>;
+  users: DataLoader<string, User | null>;
+  messages: DataLoader<bigint, Message | null, string>;
+  /** chatId → the viewer's conversation in it. */
+  conversations: DataLoader<string, Conversation | null>;
+  attachments: DataLoader<string, Attachment | null>;
+}
+
+export function createLoaders(services: Services, viewer: Viewer): Loaders {
+  const { prisma } = services;
+  const byKey = <K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K) => {
+    const found = new Map(rows.map((row) => [String(keyOf(row)), row]));
+    return keys.map((key) => found.get(String(key)) ?? null);
+  };
+  const viewerId = viewer.kind === "user" ? viewer.user.id : undefined;
+  return {
+    onlineDevices: new DataLoader(async (userIds) => {
+      const online = await services.presence.onlineDevices(userIds);
+      return userIds.map((id) => online.get(id) ?? new Set<string>());
+    }),
+    users: new DataLoader(async (ids) =>
+      byKey(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } }), (user) => user.id),
+    ),
+    messages: new DataLoader(
+      async (ids) =>
+        byKey(
+          ids,
+          await prisma.message.findMany({ where: { id: { in: [...ids] } } }),
+          (message) => message.id,
+        ),
+      { cacheKeyFn: String },
+    ),
+    conversations: new DataLoader(async (chatIds) =>
+      viewerId
+        ? byKey(
+            chatIds,
+            await prisma.conversation.findMany({ where: { userId: viewerId, chatId: { in: [...chatIds] } } }),
+            (conversation) => conversation.chatId,
+          )
+        : chatIds.map(() => null),
+    ),
+    attachments: new DataLoader(async (ids) =>
+      byKey(ids, await prisma.attachment.findMany({ where: { id: { in: [...ids] } } }), (row) => row.id),
+    ),
+  };
 }
 
 export function createContext(
@@ -48,11 +98,7 @@ export function createContext(
   viewer: Viewer,
   extra: { connection?: LiveConnection; clientAddress?: string } = {},
 ): Context {
-  const onlineDevices = new DataLoader<string, Set<string>>(async (userIds) => {
-    const online = await services.presence.onlineDevices(userIds);
-    return userIds.map((id) => online.get(id) ?? new Set());
-  });
-  return { services, prisma: services.prisma, viewer, loaders: { onlineDevices }, ...extra };
+  return { services, prisma: services.prisma, viewer, loaders: createLoaders(services, viewer), ...extra };
 }
 
 // lastSeenAt is advisory: writing it once a minute per device keeps authenticated requests read-only.

@@ -5,7 +5,7 @@ import type { Plugin } from "@envelop/core";
 import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
-import type { ExecutionArgs, GraphQLError } from "graphql";
+import { type ExecutionArgs, type GraphQLError, getOperationAST } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { createYoga, type YogaInitialContext } from "graphql-yoga";
 import { WebSocketServer } from "ws";
@@ -19,6 +19,7 @@ import { createPresenceStore } from "./pubsub/presence.js";
 import { createRateLimiter } from "./pubsub/rate-limit.js";
 import { connectRedis, type RedisClients } from "./pubsub/redis.js";
 import { CloseCode, ConnectionRegistry, delay, type LiveConnection } from "./realtime/connections.js";
+import { DOWNLOAD_PATH, loadSigningKey, serveDownload } from "./resolvers/attachments.js";
 import { toClientError } from "./schema/errors.js";
 import { schema } from "./schema/index.js";
 import { parseBearer } from "./security/tokens.js";
@@ -70,12 +71,20 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     throw error;
   }
   const instanceId = randomUUID();
+  let urlSigningKey: Buffer;
+  try {
+    urlSigningKey = await loadSigningKey(db.prisma);
+  } catch (error) {
+    await redis?.close();
+    await db.close();
+    throw error;
+  }
   const services: Services = {
     config,
     log,
     db,
     prisma: db.prisma,
-    pubsub: createEventBus(redis, config.redisPrefix),
+    pubsub: createEventBus(redis, config.redisPrefix, log),
     presence: createPresenceStore(redis, {
       prefix: config.redisPrefix,
       instanceId,
@@ -83,6 +92,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     }),
     rateLimiter: createRateLimiter(redis, config.redisPrefix),
     instanceId,
+    urlSigningKey,
   };
   const registry = new ConnectionRegistry(services);
 
@@ -126,6 +136,13 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       const checks = await readiness(services, redis, draining);
       return json(res, checks.ready ? 200 : 503, checks);
     }
+    if (path?.startsWith(DOWNLOAD_PATH) && req.method === "GET") {
+      return serveDownload(services, new URL(req.url!, "http://localhost"), res).catch((error: Error) => {
+        log.error("Download failed", { error: error.message });
+        if (!res.headersSent) json(res, 500, { error: "Internal server error" });
+        else res.destroy();
+      });
+    }
     return yoga.handle(req, res);
   });
 
@@ -152,7 +169,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
         }
         return true;
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const enveloped = yoga.getEnveloped({
           req: ctx.extra.request,
           token: ctx.extra.token,
@@ -167,6 +184,9 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
         }
         const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length > 0) return errors.map((error: GraphQLError) => toClientError(error, log));
+        if (getOperationAST(document, payload.operationName)?.operation !== "subscription") {
+          ctx.extra.connection?.operationStarted(id);
+        }
         return {
           schema: enveloped.schema,
           operationName: payload.operationName,
@@ -175,6 +195,12 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
           contextValue: await enveloped.contextFactory(),
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
         };
+      },
+      onComplete: (ctx, id) => {
+        ctx.extra.connection?.operationFinished(id);
+      },
+      onError: (ctx, id) => {
+        ctx.extra.connection?.operationFinished(id);
       },
       onClose: async (ctx) => {
         if (ctx.extra.connection) await registry.closed(ctx.extra.connection);

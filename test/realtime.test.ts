@@ -100,7 +100,8 @@ describe("session end on open connections", () => {
     await socket.connected;
     const events = subscribe(socket, EVENTS);
     const logout = subscribe(socket, "mutation { logout }");
-    assert.equal((await logout.next()).data?.logout, true);
+    const loggedOut = await logout.next();
+    assert.equal(loggedOut.data?.logout, true);
     assert.equal((await events.next()).data?.events.event.kind, "LOGGED_OUT");
     assert.equal((await socket.closed).code, 4403);
     await fails("UNAUTHENTICATED", url, "{ me { id } }", {}, alice.token);

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
+import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { Config } from "../config.js";
@@ -18,6 +19,18 @@ export interface Database {
   withMigrationLock<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** SQL statements sent so far; tests use it to prove a request's query count is bounded. */
+  readonly queryCount: number;
+}
+
+/** A client over `adapter` that counts the statements it sends. */
+function countingClient(adapter: SqlDriverAdapterFactory) {
+  const prisma = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" as const }] });
+  const counter = { count: 0 };
+  prisma.$on("query", () => {
+    counter.count++;
+  });
+  return { prisma: prisma as PrismaClient, counter };
 }
 
 // An arbitrary constant shared by every instance: pg_advisory_lock keys are global to the database.
@@ -30,10 +43,13 @@ export async function openDatabase(config: Config): Promise<Database> {
 }
 
 async function openPostgres(connectionString: string, max: number): Promise<Database> {
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString, max }) });
+  const { prisma, counter } = countingClient(new PrismaPg({ connectionString, max }));
   return {
     mode: "postgres",
     prisma,
+    get queryCount() {
+      return counter.count;
+    },
     async withMigrationLock(fn) {
       const client = new pg.Client({ connectionString });
       await client.connect();
@@ -70,10 +86,13 @@ async function openEmbedded(dataDir: string): Promise<Database> {
     releaseDirLock();
     throw error;
   }
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const { prisma, counter } = countingClient(new PrismaPGlite(pglite));
   return {
     mode: "embedded",
     prisma,
+    get queryCount() {
+      return counter.count;
+    },
     // PGlite is one connection owned by this process (the data directory is locked), so no other
     // writer can race the migration.
     withMigrationLock: (fn) =>

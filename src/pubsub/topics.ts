@@ -7,8 +7,25 @@ export interface SessionEndedMessage {
   kind: SessionEndKind;
 }
 
+/** "The user's stream has events up to `seq`": streams behind it read them from the database. */
+export interface StreamAdvancedMessage {
+  seq: string;
+}
+
+/** An event that is delivered live and never stored (commands; typing and presence later). */
+export interface EphemeralMessage {
+  kind: "COMMAND";
+  /** The command message, as JSON (see resolvers/commands.ts). */
+  payload: Record<string, unknown>;
+  createdAt: string;
+}
+
 /** Topic name → [routing id, payload]. */
 export type Topics = {
   /** A device's session ended; whichever instance holds its connections tells them and closes them. */
   sessionEnded: [deviceId: string, message: SessionEndedMessage];
+  /** A user's durable stream advanced. */
+  streamAdvanced: [userId: string, message: StreamAdvancedMessage];
+  /** A live-only event for every device of a user. */
+  ephemeral: [userId: string, message: EphemeralMessage];
 };

@@ -18,7 +18,9 @@ export class LiveConnection {
   readonly id = randomUUID();
   readonly sessionEnded: Promise<SessionEndKind>;
   private endSession!: (kind: SessionEndKind) => void;
-  private readonly openStreams = new Set<Promise<void>>();
+  /** Work whose output must reach the client before the socket closes: streams, operations in flight. */
+  private readonly pending = new Set<Promise<void>>();
+  private readonly operations = new Map<string, () => void>();
   private closing = false;
 
   constructor(
@@ -37,11 +39,21 @@ export class LiveConnection {
     const done = new Promise<void>((resolve) => {
       finished = resolve;
     });
-    this.openStreams.add(done);
+    this.pending.add(done);
     return () => {
-      this.openStreams.delete(done);
+      this.pending.delete(done);
       finished();
     };
+  }
+
+  /** A query or mutation on this connection, until its result is sent (a logout's own answer, say). */
+  operationStarted(id: string) {
+    this.operations.set(id, this.trackStream());
+  }
+
+  operationFinished(id: string) {
+    this.operations.get(id)?.();
+    this.operations.delete(id);
   }
 
   /** Tells the open `events` streams, gives them a moment to deliver, then closes the socket. */
@@ -49,7 +61,7 @@ export class LiveConnection {
     if (this.closing) return;
     this.closing = true;
     this.endSession(kind);
-    await Promise.race([Promise.all(this.openStreams), delay(SESSION_END_FLUSH_MS)]);
+    await Promise.race([Promise.all(this.pending), delay(SESSION_END_FLUSH_MS)]);
     this.close(CloseCode.Forbidden, `Session ended: ${kind}`);
   }
 
@@ -66,7 +78,7 @@ export class LiveConnection {
  * instance can end that device's session.
  */
 export class ConnectionRegistry {
-  private readonly byDevice = new Map<string, { connections: Set<LiveConnection>; stop: () => void }>();
+  private readonly byDevice = new Map<string, DeviceEntry>();
 
   constructor(private readonly services: Services) {}
 
@@ -78,7 +90,7 @@ export class ConnectionRegistry {
       this.byDevice.set(deviceId, entry);
     }
     entry.connections.add(connection);
-    await this.services.presence.connected(userId, deviceId, connection.id);
+    await Promise.all([entry.watching, this.services.presence.connected(userId, deviceId, connection.id)]);
     return connection;
   }
 
@@ -107,16 +119,27 @@ export class ConnectionRegistry {
     }
   }
 
-  private watchDevice(deviceId: string) {
+  private watchDevice(deviceId: string): DeviceEntry {
     const connections = new Set<LiveConnection>();
-    const messages = this.services.pubsub.subscribe("sessionEnded", deviceId);
-    (async () => {
-      for await (const { kind } of messages) {
-        await Promise.all([...connections].map((connection) => connection.end(kind)));
-      }
-    })().catch((error: Error) => this.services.log.error("Session watcher failed", { error: error.message }));
-    return { connections, stop: () => void messages.return?.() };
+    const unsubscribe = this.services.pubsub.subscribe("sessionEnded", deviceId, ({ kind }) => {
+      for (const connection of connections) void connection.end(kind);
+    });
+    unsubscribe.catch((error: Error) =>
+      this.services.log.error("Session watch failed", { error: error.message }),
+    );
+    return {
+      connections,
+      watching: unsubscribe.then(() => undefined),
+      stop: () => void unsubscribe.then((stop) => stop()).catch(() => {}),
+    };
   }
+}
+
+interface DeviceEntry {
+  connections: Set<LiveConnection>;
+  /** Settles once a session end published from any instance reaches these connections. */
+  watching: Promise<void>;
+  stop: () => void;
 }
 
 export function delay(ms: number): Promise<void> {

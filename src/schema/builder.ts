@@ -14,6 +14,7 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
+    File: { Input: File; Output: never };
   };
   DefaultFieldNullability: false;
 }>({
@@ -34,6 +35,14 @@ export const builder = new SchemaBuilder<{
     filterConnectionTotalCount: true,
   },
 });
+
+/** The builder's type parameters, for helpers that take a field builder. */
+export type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/** DataLoader.loadMany's results without the misses. */
+export function present<T>(items: readonly (T | null | Error)[]): T[] {
+  return items.filter((item): item is T => item !== null && !(item instanceof Error));
+}
 
 builder.queryType({});
 builder.mutationType({});

@@ -1,27 +1,149 @@
-import { deviceEvents, type EventEnvelope, type SessionEventPayload } from "../resolvers/events.js";
-import { builder } from "./builder.js";
+import type { EventEnvelope, EventPayload } from "../resolvers/events.js";
+import * as events from "../resolvers/events.js";
+import { UserRef } from "./accounts.js";
+import { builder, type Types } from "./builder.js";
+import { ConversationRef } from "./conversations.js";
+import { MessageRef } from "./messages.js";
 
-const SessionEventKind = builder.enumType("SessionEventKind", {
-  description: "Why a session ended.",
+type Payload<Name extends EventPayload["__typename"]> = Extract<EventPayload, { __typename: Name }>;
+
+function eventObject<Name extends EventPayload["__typename"]>(name: Name, description: string) {
+  return builder.objectRef<Payload<Name>>(name).implement({
+    description,
+    isTypeOf: (value) => (value as { __typename?: string }).__typename === name,
+    fields: () => ({}),
+  });
+}
+
+// Every event's `kind` has this one type: GraphQL refuses a document that selects `kind` from two
+// union members when the types differ, and clients select every event in one subscription.
+const EventKindRef = builder.enumType("EventKind", {
+  description: "What happened; each event type uses the values listed for it.",
   values: {
-    LOGGED_OUT: { description: "logout or logoutDevice" },
-    KICKED: { description: "Pushed out by a newer login on the same platform, or by adminForceLogout" },
-    BANNED: { description: "The account was banned" },
-    PASSWORD_CHANGED: { description: "The password was changed on another device" },
-    USER_DELETED: { description: "The account was deleted" },
+    LOGGED_OUT: { description: "SessionEvent: logout or logoutDevice" },
+    KICKED: {
+      description: "SessionEvent: pushed out by a newer login on the same platform, or by adminForceLogout",
+    },
+    BANNED: { description: "SessionEvent: the account was banned" },
+    PASSWORD_CHANGED: { description: "SessionEvent: the password was changed on another device" },
+    USER_DELETED: { description: "SessionEvent: the account was deleted" },
+    DELIVERED: { description: "ReceiptEvent: a device of the recipient has the messages" },
+    READ: {
+      description: "ReceiptEvent: the recipient read them. ConversationEvent: you read the conversation",
+    },
+    PINNED: { description: "ConversationEvent: pinned or unpinned" },
+    MARKED: { description: "ConversationEvent: marks changed" },
+    MUTED: { description: "ConversationEvent: muted or unmuted" },
+    DELETED: { description: "ConversationEvent: deleted from your list" },
+    HISTORY_CLEARED: { description: "ConversationEvent: your history of it was cleared" },
   } as const,
 });
 
-const SessionEventRef = builder.objectRef<SessionEventPayload>("SessionEvent").implement({
-  description: "Sent to a device just before its connection is closed because its session ended.",
-  isTypeOf: (value) => (value as { __typename?: string }).__typename === "SessionEvent",
-  fields: (t) => ({
-    kind: t.field({ type: SessionEventKind, resolve: (event) => event.kind }),
+const SessionEventRef = eventObject(
+  "SessionEvent",
+  "Sent to a device just before its connection is closed because its session ended.",
+);
+builder.objectFields(SessionEventRef, (t) => ({
+  kind: t.field({ type: EventKindRef, resolve: (event) => event.kind }),
+}));
+
+const conversationField = <Event extends { chatId: string }>(
+  t: PothosSchemaTypes.ObjectFieldBuilder<Types, Event>,
+) =>
+  t.field({
+    type: ConversationRef,
+    nullable: true,
+    description: "The receiving user's conversation, as it is now.",
+    resolve: (event, _args, ctx) => ctx.loaders.conversations.load(event.chatId),
+  });
+
+const MessageEventRef = eventObject(
+  "MessageEvent",
+  "A new message, received or sent from another of your devices.",
+);
+builder.objectFields(MessageEventRef, (t) => ({
+  message: t.field({
+    type: MessageRef,
+    resolve: async (event, _args, ctx) =>
+      event.message ?? (await ctx.loaders.messages.load(event.messageId))!,
   }),
-});
+}));
+
+const MessageEditedEventRef = eventObject(
+  "MessageEditedEvent",
+  "A message was edited; message shows it now.",
+);
+builder.objectFields(MessageEditedEventRef, (t) => ({
+  message: t.field({
+    type: MessageRef,
+    resolve: async (event, _args, ctx) => (await ctx.loaders.messages.load(event.messageId))!,
+  }),
+}));
+
+const MessageRecalledEventRef = eventObject("MessageRecalledEvent", "A message was recalled: drop its body.");
+builder.objectFields(MessageRecalledEventRef, (t) => ({
+  messageId: t.id({ resolve: (event) => event.messageId.toString() }),
+  conversation: conversationField(t),
+  by: t.field({
+    type: UserRef,
+    nullable: true,
+    description: "Null when the app server recalled it.",
+    resolve: (event, _args, ctx) => (event.by ? ctx.loaders.users.load(event.by) : null),
+  }),
+}));
+
+const MessageDeletedEventRef = eventObject(
+  "MessageDeletedEvent",
+  "You deleted messages from your history on one of your devices.",
+);
+builder.objectFields(MessageDeletedEventRef, (t) => ({
+  messageIds: t.idList({ resolve: (event) => event.messageIds }),
+  conversation: conversationField(t),
+}));
+
+const ReceiptEventRef = eventObject("ReceiptEvent", "Someone received or read your messages.");
+builder.objectFields(ReceiptEventRef, (t) => ({
+  kind: t.field({ type: EventKindRef, description: "DELIVERED or READ", resolve: (event) => event.kind }),
+  by: t.field({
+    type: UserRef,
+    nullable: true,
+    resolve: (event, _args, ctx) => ctx.loaders.users.load(event.by),
+  }),
+  conversation: conversationField(t),
+  messageIds: t.idList({
+    description: "The messages this receipt newly covers (READ: at most the last 500)",
+    resolve: (event) => event.messageIds,
+  }),
+  upTo: t.id({
+    nullable: true,
+    description: "READ: everything up to this id is read",
+    resolve: (event) => event.upTo,
+  }),
+}));
+
+const ConversationEventRef = eventObject(
+  "ConversationEvent",
+  "One of your conversations changed, maybe on another device.",
+);
+builder.objectFields(ConversationEventRef, (t) => ({
+  kind: t.field({
+    type: EventKindRef,
+    description: "READ, PINNED, MARKED, MUTED, DELETED or HISTORY_CLEARED; conversation shows the state now",
+    resolve: (event) => event.kind,
+  }),
+  conversation: conversationField(t),
+}));
 
 const EventRef = builder.unionType("Event", {
-  types: [SessionEventRef],
+  types: [
+    MessageEventRef,
+    MessageEditedEventRef,
+    MessageRecalledEventRef,
+    MessageDeletedEventRef,
+    ReceiptEventRef,
+    ConversationEventRef,
+    SessionEventRef,
+  ],
   resolveType: (event) => event.__typename,
 });
 
@@ -29,21 +151,46 @@ const EventEnvelopeRef = builder.objectRef<EventEnvelope>("EventEnvelope").imple
   fields: (t) => ({
     cursor: t.exposeString("cursor", {
       nullable: true,
-      description: "Resume point for events(since:); null for ephemeral events, which are never replayed.",
+      description:
+        "Resume point for events(since:) and sync; null for live-only events, which are never replayed.",
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     event: t.field({ type: EventRef, resolve: (envelope) => envelope.event }),
   }),
 });
 
+const SyncPageRef = builder.objectRef<events.SyncPage>("SyncPage").implement({
+  fields: (t) => ({
+    events: t.field({ type: [EventEnvelopeRef], resolve: (page) => page.events }),
+    nextCursor: t.exposeString("nextCursor", { description: "Pass as since for the next page" }),
+    hasMore: t.exposeBoolean("hasMore"),
+  }),
+});
+
+builder.queryFields((t) => ({
+  sync: t.field({
+    type: SyncPageRef,
+    authScopes: { user: true },
+    description: "The durable events after since (from the oldest kept when omitted), oldest first.",
+    args: { since: t.arg.string(), first: t.arg.int({ description: "Default 100, at most 1000" }) },
+    resolve: (_root, args, ctx) => events.sync(ctx, args.since, args.first),
+  }),
+  eventCursor: t.string({
+    authScopes: { user: true },
+    description:
+      "Your stream's newest position. Read it, fetch state, then subscribe with events(since: it): nothing falls in between.",
+    resolve: (_root, _args, ctx) => events.eventCursor(ctx),
+  }),
+}));
+
 builder.subscriptionField("events", (t) =>
   t.field({
     type: EventEnvelopeRef,
     authScopes: { user: true },
     description:
-      "The calling device's one event stream. With since, durable events after that cursor are replayed first.",
+      "The calling device's one event stream. With since, durable events after that cursor are replayed first, then it goes live.",
     args: { since: t.arg.string() },
-    subscribe: (_root, args, ctx) => deviceEvents(ctx, args.since),
+    subscribe: (_root, args, ctx) => events.deviceEvents(ctx, args.since),
     resolve: (envelope) => envelope,
   }),
 );

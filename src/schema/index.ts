@@ -3,6 +3,10 @@ import "./scalars.js";
 import "./accounts.js";
 import "./presence.js";
 import "./admin.js";
+import "./chats.js";
+import "./attachments.js";
+import "./messages.js";
+import "./conversations.js";
 import "./events.js";
 
 export const schema = builder.toSchema();

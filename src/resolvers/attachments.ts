@@ -1,0 +1,138 @@
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, rename, stat, writeFile } from "node:fs/promises";
+import type { ServerResponse } from "node:http";
+import path from "node:path";
+import type { Context, Services } from "../context.js";
+import { AppError } from "../errors.js";
+import type { Attachment } from "../generated/prisma/client.js";
+import { requireUser } from "./access.js";
+
+// Uploaded files: kept on disk under ATTACHMENTS_DIR by id, described by an Attachment row, and
+// handed out as signed URLs. A URL is signed for one user, who could see the file when it was made,
+// and expires; it works in an <img src> where no Authorization header can be sent.
+
+const URL_LIFETIME_SECONDS = 3600;
+export const DOWNLOAD_PATH = "/attachments/";
+
+export async function uploadFile(ctx: Context, file: File): Promise<Attachment> {
+  const { user } = requireUser(ctx);
+  const { attachmentsDir, maxUploadBytes } = ctx.services.config;
+  if (file.size > maxUploadBytes) throw uploadTooLarge(maxUploadBytes, file.size);
+  const bytes = Buffer.from(await file.arrayBuffer());
+  const id = randomUUID();
+  await mkdir(attachmentsDir, { recursive: true });
+  // Written aside and renamed, so a half-written file never has the final name.
+  const partial = path.join(attachmentsDir, `${id}.partial`);
+  await writeFile(partial, bytes);
+  await rename(partial, filePath(ctx.services, id));
+  return ctx.prisma.attachment.create({
+    data: {
+      id,
+      uploaderId: user.id,
+      name: cleanName(file.name),
+      size: bytes.length,
+      mimeType: file.type || "application/octet-stream",
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+    },
+  });
+}
+
+export function uploadTooLarge(max: number, size?: number) {
+  return new AppError(
+    "LIMIT_EXCEEDED",
+    `Files are at most ${max} bytes (MAX_UPLOAD_BYTES)${size === undefined ? "" : `; this one is ${size}`}`,
+    { field: "file" },
+  );
+}
+
+function cleanName(raw: string): string {
+  const name = path
+    .basename(raw || "file")
+    .replace(/\p{Cc}/gu, "")
+    .trim();
+  return [...(name || "file")].slice(0, 255).join("");
+}
+
+function filePath(services: Services, id: string): string {
+  return path.join(services.config.attachmentsDir, id);
+}
+
+/** Its uploader, or anyone who can see a message (not recalled) that carries or forwards it. */
+export async function canReadAttachment(
+  ctx: Context,
+  userId: string,
+  attachment: Attachment,
+): Promise<boolean> {
+  if (attachment.uploaderId === userId) return true;
+  const carrier = await ctx.prisma.message.findFirst({
+    where: {
+      attachmentIds: { has: attachment.id },
+      recalledAt: null,
+      chat: { conversations: { some: { userId } } },
+    },
+    select: { id: true },
+  });
+  return carrier !== null;
+}
+
+/** A download URL for the viewer; only call it where the viewer is known to be allowed to see the file. */
+export function downloadUrl(ctx: Context, attachmentId: string): string | null {
+  if (ctx.viewer.kind !== "user") return null;
+  const userId = ctx.viewer.user.id;
+  // Rounded up to the hour, so the URL of one file stays the same for a while and clients can cache it.
+  const expires = (Math.floor(Date.now() / 1000 / URL_LIFETIME_SECONDS) + 2) * URL_LIFETIME_SECONDS;
+  const sig = sign(ctx.services, attachmentId, userId, expires);
+  const query = new URLSearchParams({ user: userId, expires: String(expires), sig });
+  return `${ctx.services.config.publicUrl ?? ""}${DOWNLOAD_PATH}${attachmentId}?${query}`;
+}
+
+function sign(services: Services, attachmentId: string, userId: string, expires: number): string {
+  return createHmac("sha256", services.urlSigningKey)
+    .update(`${attachmentId}:${userId}:${expires}`)
+    .digest("hex");
+}
+
+/** Serves GET /attachments/<id>?user&expires&sig. */
+export async function serveDownload(services: Services, url: URL, res: ServerResponse): Promise<void> {
+  const id = url.pathname.slice(DOWNLOAD_PATH.length);
+  const userId = url.searchParams.get("user") ?? "";
+  const expires = Number(url.searchParams.get("expires"));
+  const given = Buffer.from(url.searchParams.get("sig") ?? "", "hex");
+  const expected = Buffer.from(sign(services, id, userId, expires), "hex");
+  const valid = given.length === expected.length && timingSafeEqual(given, expected);
+  if (!valid || !Number.isFinite(expires)) return plain(res, 403, "Invalid download link");
+  if (expires * 1000 < Date.now())
+    return plain(res, 403, "This download link has expired; fetch the message again");
+  const attachment = await services.prisma.attachment.findUnique({ where: { id } });
+  if (!attachment) return plain(res, 404, "No such file");
+  const file = filePath(services, id);
+  const size = await stat(file).then(
+    (s) => s.size,
+    () => null,
+  );
+  if (size === null) return plain(res, 404, "No such file");
+  res.writeHead(200, {
+    "content-type": attachment.mimeType,
+    "content-length": size,
+    "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(attachment.name)}`,
+    "cache-control": "private, max-age=3600",
+    "x-content-type-options": "nosniff",
+  });
+  createReadStream(file).pipe(res);
+}
+
+function plain(res: ServerResponse, status: number, text: string) {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8" }).end(text);
+}
+
+/** The URL-signing key all instances share: made by whichever starts first. */
+export async function loadSigningKey(prisma: Services["prisma"]): Promise<Buffer> {
+  const name = "attachment-url-signing";
+  await prisma.serverSecret.createMany({
+    data: [{ name, value: randomBytes(32).toString("hex") }],
+    skipDuplicates: true,
+  });
+  const secret = await prisma.serverSecret.findUniqueOrThrow({ where: { name } });
+  return Buffer.from(secret.value, "hex");
+}

@@ -1,0 +1,140 @@
+import type { Context, Services } from "../context.js";
+import type { EventKind, Prisma } from "../generated/prisma/client.js";
+
+// The durable per-user event log (see ../shared/EVENT-LOG.md). A transaction that writes events
+// first locks the stream head of every user it writes to, in user-id order, before it touches
+// anything else; positions are therefore handed out and committed in the same order (no hole that
+// fills in later), and two such transactions cannot deadlock on each other.
+
+export type Tx = Prisma.TransactionClient;
+
+export interface NewEvent {
+  userId: string;
+  kind: EventKind;
+  chatId?: string | null;
+  messageId?: bigint | null;
+  data?: Record<string, unknown> | null;
+}
+
+export type Emit = (event: NewEvent) => void;
+
+interface Written {
+  userId: string;
+  seq: bigint;
+}
+
+/**
+ * Runs `work` in a transaction holding the stream heads of `userIds`; the events it emits (to those
+ * users only) commit with it, and the streams are woken after the commit, never before.
+ */
+export async function withEvents<T>(
+  ctx: Pick<Context, "prisma" | "services">,
+  userIds: readonly string[],
+  work: (tx: Tx, emit: Emit) => Promise<T>,
+): Promise<T> {
+  let written: Written[] = [];
+  const result = await ctx.prisma.$transaction(async (tx) => {
+    const heads = await lockStreams(tx, userIds);
+    const pending: NewEvent[] = [];
+    const value = await work(tx, (event) => {
+      if (!heads.has(event.userId)) throw new Error(`Stream of ${event.userId} was not locked first`);
+      pending.push(event);
+    });
+    written = await insertEvents(tx, heads, pending);
+    return value;
+  });
+  wakeStreams(ctx.services, written);
+  return result;
+}
+
+/** Locks (creating where missing) the stream heads, in id order; returns each user's last position. */
+async function lockStreams(tx: Tx, userIds: readonly string[]): Promise<Map<string, bigint>> {
+  const ids = [...new Set(userIds)].sort();
+  // INSERT ... SELECT ... ORDER BY takes the row locks in that order.
+  const rows = await tx.$queryRaw<{ userId: string; lastSeq: bigint }[]>`
+    INSERT INTO "UserStream" ("userId")
+    SELECT id FROM unnest(${ids}::uuid[]) AS id ORDER BY id
+    ON CONFLICT ("userId") DO UPDATE SET "lastSeq" = "UserStream"."lastSeq"
+    RETURNING "userId", "lastSeq"`;
+  return new Map(rows.map((row) => [row.userId, BigInt(row.lastSeq)]));
+}
+
+async function insertEvents(tx: Tx, heads: Map<string, bigint>, events: NewEvent[]): Promise<Written[]> {
+  if (events.length === 0) return [];
+  const next = new Map(heads);
+  const written = events.map((event) => {
+    const seq = next.get(event.userId)! + 1n;
+    next.set(event.userId, seq);
+    return { userId: event.userId, seq };
+  });
+  await tx.$executeRaw`
+    WITH added AS (
+      INSERT INTO "UserEvent" ("userId", seq, kind, "chatId", "messageId", data)
+      SELECT * FROM unnest(
+        ${written.map((w) => w.userId)}::uuid[],
+        ${written.map((w) => w.seq.toString())}::text[]::bigint[],
+        ${events.map((e) => e.kind)}::text[]::"EventKind"[],
+        ${events.map((e) => e.chatId ?? null)}::uuid[],
+        ${events.map((e) => e.messageId?.toString() ?? null)}::text[]::bigint[],
+        ${events.map((e) => (e.data ? JSON.stringify(e.data) : null))}::text[]::jsonb[])
+      RETURNING "userId", seq)
+    UPDATE "UserStream" AS s SET "lastSeq" = top.seq
+    FROM (SELECT "userId", max(seq) AS seq FROM added GROUP BY "userId") AS top
+    WHERE s."userId" = top."userId"`;
+  return written;
+}
+
+function wakeStreams(services: Services, written: Written[]): void {
+  const last = new Map<string, bigint>();
+  for (const { userId, seq } of written) last.set(userId, seq);
+  for (const [userId, seq] of last)
+    services.pubsub.publish("streamAdvanced", userId, { seq: seq.toString() });
+}
+
+export interface StoredEvent {
+  seq: bigint;
+  kind: EventKind;
+  chatId: string | null;
+  messageId: bigint | null;
+  data: Record<string, unknown> | null;
+  createdAt: Date;
+}
+
+/** The user's events after `after`, oldest first. */
+export async function readEvents(
+  ctx: Pick<Context, "prisma">,
+  userId: string,
+  after: bigint,
+  limit: number,
+): Promise<StoredEvent[]> {
+  const rows = await ctx.prisma.userEvent.findMany({
+    where: { userId, seq: { gt: after } },
+    orderBy: { seq: "asc" },
+    take: limit,
+  });
+  return rows.map((row) => ({ ...row, data: row.data as Record<string, unknown> | null }));
+}
+
+/** The user's last position; 0 before the first event. */
+export async function streamHead(ctx: Pick<Context, "prisma">, userId: string): Promise<bigint> {
+  const head = await ctx.prisma.userStream.findUnique({ where: { userId } });
+  return head?.lastSeq ?? 0n;
+}
+
+const PRUNE_BATCH = 5000;
+
+/**
+ * Retention: drops events older than OFFLINE_RETENTION_DAYS. Positions have no holes, so a reader
+ * who finds one knows retention passed its cursor.
+ */
+export async function pruneEvents(services: Services, now = new Date()): Promise<number> {
+  const cutoff = new Date(now.getTime() - services.config.offlineRetentionDays * 86_400_000);
+  let total = 0;
+  for (;;) {
+    const removed = await services.prisma.$executeRaw`
+      DELETE FROM "UserEvent" WHERE ("userId", seq) IN (
+        SELECT "userId", seq FROM "UserEvent" WHERE "createdAt" < ${cutoff} LIMIT ${PRUNE_BATCH})`;
+    total += removed;
+    if (removed < PRUNE_BATCH) return total;
+  }
+}

@@ -1,0 +1,342 @@
+import type { Context } from "../context.js";
+import { AppError, badInput, forbidden } from "../errors.js";
+import { type Message, type MessageType, Prisma, type User } from "../generated/prisma/client.js";
+import { requireUser } from "./access.js";
+import { isUniqueViolation } from "./accounts.js";
+import { type ChatTargetInput, ensureChat, findChat, requireConversation, resolveTarget } from "./chats.js";
+import { sendCommand } from "./commands.js";
+import { refreshConversation } from "./conversations.js";
+import { withEvents } from "./event-log.js";
+import { type BodyInput, type BodyType, bodyType, checkMessageSize, prepareBody } from "./message-bodies.js";
+import * as check from "./validation.js";
+import { parseMessageId, requireVisibleMessage, visibleMessages } from "./visibility.js";
+
+/** A message as the schema renders it; commands are never stored, hence the wider type. */
+export type MessageRecord = Omit<Message, "type"> & { type: BodyType };
+
+export const MAX_EDITS = 10;
+const MAX_MENTIONS = 100;
+
+export interface SendMessageInput {
+  to: ChatTargetInput;
+  body: BodyInput;
+  clientMessageId?: string | null;
+  ext?: unknown;
+  mentions?: readonly string[] | null;
+  mentionAll?: boolean | null;
+  targets?: readonly string[] | null;
+  priority?: string | null;
+  requestReadReceipts?: boolean | null;
+}
+
+export async function sendMessage(ctx: Context, input: SendMessageInput): Promise<MessageRecord> {
+  const { user } = requireUser(ctx);
+  return sendAs(ctx, user, input);
+}
+
+/** Sends as `sender`: the signed-in user, or whoever the app server sends for (adminSendMessage). */
+export async function sendAs(ctx: Context, sender: User, input: SendMessageInput): Promise<MessageRecord> {
+  if (sender.bannedAt) throw new AppError("USER_BANNED", "A banned user cannot send messages");
+  const target = await resolveTarget(ctx, input.to);
+  if (input.targets != null) throw badInput("targets is for group and room messages", "targets");
+  const prepared = await prepareBody(ctx, sender.id, input.body);
+  const ext =
+    input.ext == null ? {} : check.jsonObject(input.ext, "ext", ctx.services.config.maxMessageBytes);
+  checkMessageSize(ctx, prepared.body, ext);
+  const clientMessageId =
+    input.clientMessageId == null ? null : check.text(input.clientMessageId, "clientMessageId", { max: 128 });
+  const mentions = await mentionedUsers(ctx, input.mentions ?? [], [sender.id, target.peer.id]);
+  const chatId = await ensureChat(ctx, target);
+  const fields = {
+    chatId,
+    chatType: target.type,
+    senderId: sender.id,
+    recipientId: target.peer.id,
+    clientMessageId,
+    ext: ext as Prisma.InputJsonObject,
+    mentions,
+    mentionAll: input.mentionAll ?? false,
+    requestReadReceipts: input.requestReadReceipts ?? false,
+  };
+  if (prepared.type === "COMMAND") return sendCommand(ctx, { ...fields, body: prepared.body });
+
+  const earlier = clientMessageId ? await findByClientId(ctx, sender.id, clientMessageId) : null;
+  if (earlier) return earlier;
+  const participants = [sender.id, target.peer.id];
+  try {
+    return await withEvents(ctx, participants, async (tx, emit) => {
+      // The stream heads are locked, so ids in this chat are taken, and committed, one writer at a time.
+      const message = await tx.message.create({
+        data: {
+          ...fields,
+          type: prepared.type as MessageType,
+          body: prepared.body as Prisma.InputJsonObject,
+          attachmentIds: prepared.attachmentIds,
+          searchText: prepared.searchText,
+        },
+      });
+      await tx.$executeRaw`
+        INSERT INTO "Conversation" ("userId", "chatId", "chatType", "peerId", "unreadCount", "lastMessageId", "activityAt", "updatedAt")
+        VALUES
+          (${sender.id}::uuid, ${chatId}::uuid, 'DIRECT', ${target.peer.id}::uuid, 0, ${message.id}, ${message.createdAt}, ${message.createdAt}),
+          (${target.peer.id}::uuid, ${chatId}::uuid, 'DIRECT', ${sender.id}::uuid, 1, ${message.id}, ${message.createdAt}, ${message.createdAt})
+        ON CONFLICT ("userId", "chatId") DO UPDATE SET
+          "unreadCount" = "Conversation"."unreadCount" + EXCLUDED."unreadCount",
+          "lastMessageId" = EXCLUDED."lastMessageId",
+          "activityAt" = EXCLUDED."activityAt",
+          "deletedAt" = NULL,
+          "updatedAt" = EXCLUDED."updatedAt"`;
+      for (const userId of participants) emit({ userId, kind: "MESSAGE", chatId, messageId: message.id });
+      return message;
+    });
+  } catch (error) {
+    // A retry racing the first attempt: the first one's message is the answer.
+    if (clientMessageId && isUniqueViolation(error)) {
+      const first = await findByClientId(ctx, sender.id, clientMessageId);
+      if (first) return first;
+    }
+    throw error;
+  }
+}
+
+function findByClientId(ctx: Context, senderId: string, clientMessageId: string) {
+  return ctx.prisma.message.findUnique({
+    where: { senderId_clientMessageId: { senderId, clientMessageId } },
+  });
+}
+
+async function mentionedUsers(
+  ctx: Context,
+  usernames: readonly string[],
+  participants: string[],
+): Promise<string[]> {
+  check.list(usernames, "mentions", MAX_MENTIONS);
+  if (usernames.length === 0) return [];
+  const names = [...new Set(usernames.map((name) => check.username(name, "mentions")))];
+  const users = await ctx.prisma.user.findMany({ where: { username: { in: names }, deletedAt: null } });
+  const unknown = names.filter((name) => !users.some((user) => user.username === name));
+  if (unknown.length > 0) throw badInput(`mentions names unknown users: ${unknown.join(", ")}`, "mentions");
+  const outsiders = users.filter((user) => !participants.includes(user.id));
+  if (outsiders.length > 0) throw badInput("mentions must name people in the conversation", "mentions");
+  return users.map((user) => user.id);
+}
+
+// --- Reading --------------------------------------------------------------------------------------
+
+export interface HistoryInput {
+  conversation: ChatTargetInput;
+  last?: number | null;
+  before?: string | null;
+  types?: readonly MessageType[] | null;
+  from?: string | null;
+}
+
+export interface HistoryPage {
+  messages: Message[];
+  hasPreviousPage: boolean;
+}
+
+export const DEFAULT_PAGE = 20;
+export const MAX_PAGE = 100;
+
+export function pageSize(requested: number | null | undefined, field: string): number {
+  if (requested == null) return DEFAULT_PAGE;
+  if (!Number.isInteger(requested) || requested < 1 || requested > MAX_PAGE) {
+    throw badInput(`${field} must be from 1 to ${MAX_PAGE}`, field);
+  }
+  return requested;
+}
+
+/** Newest page first; oldest to newest inside the page. */
+export async function history(ctx: Context, input: HistoryInput): Promise<HistoryPage> {
+  const { user } = requireUser(ctx);
+  const last = pageSize(input.last, "last");
+  const before = input.before == null ? null : parseMessageId(input.before);
+  if (input.before != null && before === null) throw badInput("before must be a message cursor", "before");
+  const target = await resolveTarget(ctx, input.conversation);
+  const chatId = await findChat(ctx, target);
+  const conversation = chatId
+    ? await ctx.prisma.conversation.findUnique({ where: { userId_chatId: { userId: user.id, chatId } } })
+    : null;
+  if (!conversation) return { messages: [], hasPreviousPage: false };
+  let senderId: string | undefined;
+  if (input.from != null) {
+    const name = check.maybeUsername(input.from);
+    const sender = name ? await ctx.prisma.user.findUnique({ where: { username: name } }) : null;
+    if (!sender) return { messages: [], hasPreviousPage: false };
+    senderId = sender.id;
+  }
+  const rows = await ctx.prisma.message.findMany({
+    where: {
+      chatId: conversation.chatId,
+      id: { gt: conversation.clearedUpToId, ...(before === null ? {} : { lt: before }) },
+      ...(input.types?.length ? { type: { in: [...input.types] } } : {}),
+      ...(senderId ? { senderId } : {}),
+      hiddenBy: { none: { userId: user.id } },
+    },
+    orderBy: { id: "desc" },
+    take: last + 1,
+  });
+  for (const row of rows) ctx.loaders.messages.prime(row.id, row);
+  return { messages: rows.slice(0, last).reverse(), hasPreviousPage: rows.length > last };
+}
+
+export async function message(ctx: Context, id: string): Promise<Message> {
+  const { user } = requireUser(ctx);
+  return requireVisibleMessage(ctx, user.id, id, { includeRecalled: true });
+}
+
+// --- Changing ------------------------------------------------------------------------------------
+
+/** The users who had a message. */
+function participantsOf(message: Pick<Message, "senderId" | "recipientId">): string[] {
+  return message.recipientId ? [message.senderId, message.recipientId] : [message.senderId];
+}
+
+export async function recallMessage(ctx: Context, id: string): Promise<Message> {
+  const isAdmin = ctx.viewer.kind === "admin";
+  let found: Message | null;
+  if (isAdmin) {
+    const messageId = parseMessageId(id);
+    found = messageId === null ? null : await ctx.prisma.message.findUnique({ where: { id: messageId } });
+    if (!found) throw new AppError("NOT_FOUND", `No message "${id}"`);
+  } else {
+    const { user } = requireUser(ctx);
+    found = await requireVisibleMessage(ctx, user.id, id, { includeRecalled: true });
+    if (found.senderId !== user.id) throw forbidden("Only the sender can recall a direct message");
+    const windowMs = ctx.services.config.recallWindowSeconds * 1000;
+    if (!found.recalledAt && Date.now() - found.createdAt.getTime() > windowMs) {
+      throw new AppError(
+        "RECALL_WINDOW_EXPIRED",
+        `Messages can be recalled for ${ctx.services.config.recallWindowSeconds} seconds after sending`,
+      );
+    }
+  }
+  const original = found;
+  if (original.recalledAt) return original;
+  const by = ctx.viewer.kind === "user" ? ctx.viewer.user.id : null;
+  const participants = participantsOf(original);
+  await withEvents(ctx, participants, async (tx, emit) => {
+    const recalled = await tx.message.updateMany({
+      where: { id: original.id, recalledAt: null },
+      data: { recalledAt: new Date(), recalledById: by, body: Prisma.DbNull },
+    });
+    if (recalled.count === 0) return; // recalled meanwhile; that recall told everyone
+    // An unread recalled message no longer counts as unread.
+    await tx.$executeRaw`
+      UPDATE "Conversation" SET "unreadCount" = greatest("unreadCount" - 1, 0), "updatedAt" = now()
+      WHERE "chatId" = ${original.chatId}::uuid AND "userId" <> ${original.senderId}::uuid
+        AND "readUpToId" < ${original.id} AND "clearedUpToId" < ${original.id}
+        AND NOT EXISTS (SELECT 1 FROM "HiddenMessage" h WHERE h."userId" = "Conversation"."userId" AND h."messageId" = ${original.id})`;
+    for (const userId of participants) {
+      emit({
+        userId,
+        kind: "MESSAGE_RECALLED",
+        chatId: original.chatId,
+        messageId: original.id,
+        data: { by },
+      });
+    }
+  });
+  return ctx.prisma.message.findUniqueOrThrow({ where: { id: original.id } });
+}
+
+export async function editMessage(ctx: Context, id: string, body: BodyInput): Promise<Message> {
+  const { user } = requireUser(ctx);
+  const original = await requireVisibleMessage(ctx, user.id, id, { includeRecalled: true });
+  if (original.senderId !== user.id) throw forbidden("Only the sender can edit a message");
+  if (original.recalledAt) throw badInput("A recalled message cannot be edited", "id");
+  if (original.type !== "TEXT" && original.type !== "CUSTOM") {
+    throw badInput("Only text and custom messages can be edited", "id");
+  }
+  if (bodyType(body) !== original.type) {
+    throw badInput(`The new body must be of the same type (${original.type.toLowerCase()})`, "body");
+  }
+  const prepared = await prepareBody(ctx, user.id, body);
+  checkMessageSize(ctx, prepared.body, original.ext as Record<string, unknown>);
+  const participants = participantsOf(original);
+  return withEvents(ctx, participants, async (tx, emit) => {
+    const [current] = await tx.$queryRaw<{ editCount: number; recalledAt: Date | null }[]>`
+      SELECT "editCount", "recalledAt" FROM "Message" WHERE id = ${original.id} FOR UPDATE`;
+    if (current!.recalledAt) throw badInput("A recalled message cannot be edited", "id");
+    if (current!.editCount >= MAX_EDITS) {
+      throw new AppError("LIMIT_EXCEEDED", `A message can be edited at most ${MAX_EDITS} times`);
+    }
+    const edited = await tx.message.update({
+      where: { id: original.id },
+      data: {
+        body: prepared.body as Prisma.InputJsonObject,
+        searchText: prepared.searchText,
+        editedAt: new Date(),
+        editCount: { increment: 1 },
+      },
+    });
+    for (const userId of participants) {
+      emit({ userId, kind: "MESSAGE_EDITED", chatId: original.chatId, messageId: original.id });
+    }
+    return edited;
+  });
+}
+
+const MAX_DELETE = 100;
+
+/** One-sided: gone from the caller's history on all their devices; the other side keeps it. */
+export async function deleteMessages(
+  ctx: Context,
+  target: ChatTargetInput,
+  messageIds: readonly string[],
+): Promise<boolean> {
+  const { user } = requireUser(ctx);
+  check.list(messageIds, "messageIds", MAX_DELETE);
+  if (messageIds.length === 0) throw badInput("messageIds must name at least one message", "messageIds");
+  const { conversation } = await requireConversation(ctx, target);
+  const ids = [...new Set(messageIds)];
+  const found = await visibleMessages(ctx, user.id, ids, { includeRecalled: true });
+  const missing = ids.filter((id) => found.get(id)?.chatId !== conversation.chatId);
+  if (missing.length > 0)
+    throw new AppError("NOT_FOUND", `No message ${missing.slice(0, 5).join(", ")} in this conversation`);
+  const hidden = [...found.values()].map((m) => m.id);
+  await withEvents(ctx, [user.id], async (tx, emit) => {
+    await tx.hiddenMessage.createMany({
+      data: hidden.map((messageId) => ({ userId: user.id, messageId })),
+      skipDuplicates: true,
+    });
+    await refreshConversation(tx, user.id, conversation.chatId);
+    emit({
+      userId: user.id,
+      kind: "MESSAGE_DELETED",
+      chatId: conversation.chatId,
+      data: { messageIds: ids },
+    });
+  });
+  return true;
+}
+
+/** One-sided: clears the caller's history up to `before` (everything when omitted). */
+export async function clearConversationHistory(
+  ctx: Context,
+  target: ChatTargetInput,
+  before: Date | null | undefined,
+): Promise<boolean> {
+  const { user } = requireUser(ctx);
+  const { conversation } = await requireConversation(ctx, target);
+  const newest = await ctx.prisma.message.findFirst({
+    where: { chatId: conversation.chatId, ...(before ? { createdAt: { lte: before } } : {}) },
+    orderBy: { id: "desc" },
+    select: { id: true },
+  });
+  if (!newest || newest.id <= conversation.clearedUpToId) return true;
+  await withEvents(ctx, [user.id], async (tx, emit) => {
+    await tx.$executeRaw`
+      UPDATE "Conversation" SET "clearedUpToId" = greatest("clearedUpToId", ${newest.id}), "updatedAt" = now()
+      WHERE "userId" = ${user.id}::uuid AND "chatId" = ${conversation.chatId}::uuid`;
+    await refreshConversation(tx, user.id, conversation.chatId);
+    emit({
+      userId: user.id,
+      kind: "CONVERSATION",
+      chatId: conversation.chatId,
+      data: { kind: "HISTORY_CLEARED" },
+    });
+  });
+  return true;
+}

@@ -1,0 +1,58 @@
+import type { Context } from "../context.js";
+import { notFound } from "../errors.js";
+import type { Conversation, Message } from "../generated/prisma/client.js";
+
+// Who can see a message: a participant of its chat (someone with a Conversation in it) who has not
+// deleted it from, or cleared it out of, their own history. Anything else is NOT_FOUND, so that
+// nobody learns whether a message they are not party to exists.
+
+const MESSAGE_ID = /^[1-9][0-9]{0,18}$/;
+
+export function parseMessageId(raw: string): bigint | null {
+  return MESSAGE_ID.test(raw) ? BigInt(raw) : null;
+}
+
+export function isVisibleIn(message: Message, conversation: Conversation | null | undefined): boolean {
+  return Boolean(conversation) && message.id > conversation!.clearedUpToId;
+}
+
+/** The messages among `ids` that `userId` can see, by id; recalled ones only with `includeRecalled`. */
+export async function visibleMessages(
+  ctx: Context,
+  userId: string,
+  ids: readonly string[],
+  { includeRecalled = false } = {},
+): Promise<Map<string, Message>> {
+  const parsed = ids.map(parseMessageId).filter((id): id is bigint => id !== null);
+  if (parsed.length === 0) return new Map();
+  const messages = await ctx.prisma.message.findMany({
+    where: {
+      id: { in: parsed },
+      hiddenBy: { none: { userId } },
+      ...(includeRecalled ? {} : { recalledAt: null }),
+    },
+  });
+  const chatIds = [...new Set(messages.map((message) => message.chatId))];
+  const conversations = new Map(
+    (await ctx.prisma.conversation.findMany({ where: { userId, chatId: { in: chatIds } } })).map((c) => [
+      c.chatId,
+      c,
+    ]),
+  );
+  return new Map(
+    messages
+      .filter((message) => isVisibleIn(message, conversations.get(message.chatId)))
+      .map((message) => [message.id.toString(), message]),
+  );
+}
+
+export async function requireVisibleMessage(
+  ctx: Context,
+  userId: string,
+  id: string,
+  options: { includeRecalled?: boolean } = {},
+): Promise<Message> {
+  const message = (await visibleMessages(ctx, userId, [id], options)).get(id);
+  if (!message) throw notFound(`No message "${id}"`);
+  return message;
+}
