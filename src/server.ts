@@ -5,6 +5,7 @@ import type { Plugin } from "@envelop/core";
 import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import { createFetch } from "@whatwg-node/fetch";
 import { type ExecutionArgs, type GraphQLError, getOperationAST } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { createYoga, type YogaInitialContext } from "graphql-yoga";
@@ -99,6 +100,10 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
+    // The multipart parser stops reading at the cap instead of buffering an oversized upload.
+    fetchAPI: createFetch({
+      formDataLimits: { fileSize: config.maxUploadBytes, files: 1, fieldSize: 1024 * 1024 },
+    }),
     landingPage: false,
     // GraphiQL sends its Headers tab with SSE requests but not as graphql-ws connectionParams, so
     // subscriptions in the browser use SSE; apps use graphql-ws.

@@ -1,0 +1,255 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { startApp, type TestServer } from "./helpers/app.js";
+import { fails, ok } from "./helpers/client.js";
+import { signUp } from "./helpers/factories.js";
+import { SEND } from "./helpers/messaging.js";
+
+const MAX_UPLOAD = 64 * 1024;
+let server: TestServer;
+let url: string;
+before(async () => {
+  server = await startApp({ MAX_UPLOAD_BYTES: String(MAX_UPLOAD) });
+  url = server.url;
+});
+after(() => server.stop());
+
+const UPLOAD = `mutation($file: File!) { uploadFile(file: $file) { id url name size mimeType sha256 } }`;
+
+/** A GraphQL multipart request (the spec apollo-upload-client and urql use). */
+async function upload(token: string | undefined, bytes: Buffer, name: string, type: string) {
+  const form = new FormData();
+  form.set("operations", JSON.stringify({ query: UPLOAD, variables: { file: null } }));
+  form.set("map", JSON.stringify({ 0: ["variables.file"] }));
+  form.set("0", new Blob([new Uint8Array(bytes)], { type }), name);
+  const response = await fetch(url, {
+    method: "POST",
+    body: form,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  return (await response.json()) as { data?: any; errors?: any[] };
+}
+
+const origin = () => new URL(url).origin;
+
+describe("uploadFile", () => {
+  it("stores a file with its size and sha256 and serves it back to the uploader", async () => {
+    const alice = await signUp(url);
+    const bytes = Buffer.from("a picture, honestly");
+    const result = await upload(alice.token, bytes, "cat.png", "image/png");
+    assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+    const attachment = result.data.uploadFile;
+    assert.equal(attachment.size, bytes.length);
+    assert.equal(attachment.name, "cat.png");
+    assert.equal(attachment.mimeType, "image/png");
+    assert.equal(attachment.sha256, createHash("sha256").update(bytes).digest("hex"));
+    const download = await fetch(origin() + attachment.url);
+    assert.equal(download.status, 200);
+    assert.equal(download.headers.get("content-type"), "image/png");
+    assert.deepEqual(Buffer.from(await download.arrayBuffer()), bytes);
+  });
+
+  it("refuses anonymous uploads and files over MAX_UPLOAD_BYTES", async () => {
+    const anonymous = await upload(undefined, Buffer.from("x"), "x.txt", "text/plain");
+    assert.equal(anonymous.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
+    const alice = await signUp(url);
+    const big = await upload(
+      alice.token,
+      Buffer.alloc(MAX_UPLOAD + 1),
+      "big.bin",
+      "application/octet-stream",
+    );
+    assert.equal(big.errors?.[0]?.extensions?.code, "LIMIT_EXCEEDED", JSON.stringify(big.errors));
+  });
+});
+
+describe("attachment messages", () => {
+  it("sends image, voice, video and file messages that only the participants can download", async () => {
+    const alice = await signUp(url);
+    const bob = await signUp(url);
+    const eve = await signUp(url);
+    const bodies: Record<string, any> = {};
+    for (const [kind, extra] of [
+      ["image", { width: 640, height: 480 }],
+      ["voice", { duration: 7 }],
+      ["video", { duration: 30, width: 1280, height: 720 }],
+      ["file", {}],
+    ] as const) {
+      const file = (
+        await upload(alice.token, Buffer.from(`${kind} bytes`), `${kind}.bin`, "application/octet-stream")
+      ).data.uploadFile;
+      const sent = (
+        await ok(
+          url,
+          SEND,
+          { to: { user: bob.username }, body: { [kind]: { attachmentId: file.id, ...extra } } },
+          alice.token,
+        )
+      ).sendMessage;
+      bodies[kind] = sent.body;
+      assert.equal(sent.body.attachmentId, file.id);
+    }
+    assert.equal(bodies.image.width, 640);
+    assert.equal(bodies.voice.duration, 7);
+    assert.equal(bodies.video.height, 720);
+    assert.equal(bodies.file.attachment.name, "file.bin");
+
+    // Bob reads his history and downloads with his own link.
+    const history = await ok(
+      url,
+      `query($u: String!) { messages(conversation: { user: $u }) { edges { node { body { ... on FileBody { url } ... on ImageBody { url } } } } } }`,
+      { u: alice.username },
+      bob.token,
+    );
+    const bobUrl = history.messages.edges.at(-1).node.body.url;
+    const fetched = await fetch(origin() + bobUrl);
+    assert.equal(fetched.status, 200);
+    assert.equal(await fetched.text(), "file bytes");
+
+    // A tampered link, or one signed for someone else, is refused; Eve cannot send Alice's file either.
+    const tampered = bobUrl.replace(
+      /sig=([0-9a-f])/,
+      (_: string, c: string) => `sig=${c === "0" ? "1" : "0"}`,
+    );
+    assert.equal((await fetch(origin() + tampered)).status, 403);
+    const stolen = new URL(origin() + bobUrl);
+    stolen.searchParams.set("user", eve.userId);
+    assert.equal((await fetch(stolen)).status, 403);
+    await fails(
+      "NOT_FOUND",
+      url,
+      SEND,
+      { to: { user: bob.username }, body: { file: { attachmentId: bodies.file.attachmentId } } },
+      eve.token,
+    );
+    // Bob may pass on a file he received.
+    await ok(
+      url,
+      SEND,
+      { to: { user: eve.username }, body: { file: { attachmentId: bodies.file.attachmentId } } },
+      bob.token,
+    );
+  });
+
+  it("sends locations and custom messages, and checks their rules", async () => {
+    const alice = await signUp(url);
+    const bob = await signUp(url);
+    const place = (
+      await ok(
+        url,
+        SEND,
+        {
+          to: { user: bob.username },
+          body: { location: { latitude: 31.23, longitude: 121.47, address: "Shanghai" } },
+        },
+        alice.token,
+      )
+    ).sendMessage;
+    assert.deepEqual(place.body, {
+      __typename: "LocationBody",
+      latitude: 31.23,
+      longitude: 121.47,
+      address: "Shanghai",
+    });
+    await fails(
+      "BAD_USER_INPUT",
+      url,
+      SEND,
+      { to: { user: bob.username }, body: { location: { latitude: 91, longitude: 0 } } },
+      alice.token,
+    );
+    const gift = (
+      await ok(
+        url,
+        SEND,
+        {
+          to: { user: bob.username },
+          body: { custom: { event: "red-packet/v1", fields: { amount: "8.88" } } },
+          ext: { theme: "gold" },
+        },
+        alice.token,
+      )
+    ).sendMessage;
+    assert.equal(gift.body.event, "red-packet/v1");
+    assert.deepEqual(gift.ext, { theme: "gold" });
+    await fails(
+      "BAD_USER_INPUT",
+      url,
+      SEND,
+      { to: { user: bob.username }, body: { custom: { event: "has space" } } },
+      alice.token,
+    );
+    await fails(
+      "BAD_USER_INPUT",
+      url,
+      SEND,
+      { to: { user: bob.username }, body: { custom: { event: "e", fields: { n: 1 } } } },
+      alice.token,
+    );
+    const seventeen = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"]));
+    await fails(
+      "LIMIT_EXCEEDED",
+      url,
+      SEND,
+      { to: { user: bob.username }, body: { custom: { event: "e", fields: seventeen } } },
+      alice.token,
+    );
+    await fails(
+      "LIMIT_EXCEEDED",
+      url,
+      SEND,
+      { to: { user: bob.username }, body: { text: { text: "hi" } }, ext: { pad: "x".repeat(17_000) } },
+      alice.token,
+    );
+  });
+
+  it("forwards messages as one combined message the recipient can read, attachments included", async () => {
+    const alice = await signUp(url);
+    const bob = await signUp(url);
+    const carol = await signUp(url);
+    const file = (await upload(alice.token, Buffer.from("shared doc"), "doc.txt", "text/plain")).data
+      .uploadFile;
+    const first = (
+      await ok(url, SEND, { to: { user: bob.username }, body: { text: { text: "look" } } }, alice.token)
+    ).sendMessage;
+    const second = (
+      await ok(
+        url,
+        SEND,
+        { to: { user: bob.username }, body: { file: { attachmentId: file.id } } },
+        alice.token,
+      )
+    ).sendMessage;
+    const COMBINED = `mutation($to: String!, $ids: [ID!]!) {
+      sendMessage(to: { user: $to }, body: { combined: { title: "From Alice", summary: "2 messages", messageIds: $ids } }) {
+        id body { ... on CombinedBody { title summary messageIds messages { id from { username } body { ... on TextBody { text } ... on FileBody { url } } } } }
+      }
+    }`;
+    const forwarded = (await ok(url, COMBINED, { to: carol.username, ids: [first.id, second.id] }, bob.token))
+      .sendMessage;
+    assert.deepEqual(forwarded.body.messageIds, [first.id, second.id]);
+    // Carol, who was not in the original chat, reads it through the combined message.
+    const atCarol = (
+      await ok(
+        url,
+        `query($id: ID!) { message(id: $id) { body { ... on CombinedBody { messages { from { username } body { ... on TextBody { text } ... on FileBody { url } } } } } } }`,
+        { id: forwarded.id },
+        carol.token,
+      )
+    ).message;
+    assert.equal(atCarol.body.messages[0].body.text, "look");
+    assert.equal(atCarol.body.messages[0].from.username, alice.username);
+    const download = await fetch(origin() + atCarol.body.messages[1].body.url);
+    assert.equal(await download.text(), "shared doc");
+    // Nobody forwards what they cannot see.
+    await fails("NOT_FOUND", url, COMBINED, { to: bob.username, ids: [first.id] }, carol.token);
+    await fails(
+      "LIMIT_EXCEEDED",
+      url,
+      COMBINED,
+      { to: carol.username, ids: Array.from({ length: 301 }, (_, i) => String(i + 1)) },
+      bob.token,
+    );
+  });
+});
