@@ -6,6 +6,11 @@ import { spawnServer, type TestServer, testStorage } from "./helpers/app.js";
 import { connect, EVENTS, eventually, fails, ok, subscribe } from "./helpers/client.js";
 import { servicesMode } from "./helpers/env.js";
 import { adminToken, signIn, signUp } from "./helpers/factories.js";
+import { cursorOf, sendText } from "./helpers/messaging.js";
+
+const TEXT_STREAM = `subscription($since: String) {
+  events(since: $since) { cursor event { __typename ... on MessageEvent { message { id body { ... on TextBody { text } } } } } }
+}`;
 
 // Two server processes sharing one PostgreSQL database and one Redis, as behind a load balancer.
 describe("several instances", { skip: servicesMode ? false : "needs DATABASE_URL and REDIS_URL" }, () => {
@@ -36,6 +41,58 @@ describe("several instances", { skip: servicesMode ? false : "needs DATABASE_URL
     } finally {
       await client.end();
     }
+  });
+
+  it("delivers a message sent through B to a device connected to A, as fast as within one instance", async () => {
+    const alice = await signUp(a.url);
+    const bob = await signUp(b.url);
+    const socket = connect(a.url, bob.token);
+    await socket.connected;
+    const events = subscribe(socket, TEXT_STREAM, { since: await cursorOf(a.url, bob.token) });
+    const latencies: Record<string, number[]> = { "via A": [], "via B": [] };
+    for (let i = 0; i < 20; i++) {
+      for (const [label, via] of [
+        ["via A", a],
+        ["via B", b],
+      ] as const) {
+        const started = performance.now();
+        const sent = await sendText(via.url, alice.token, bob.username, `${label} ${i}`);
+        const received = await events.next();
+        latencies[label]!.push(performance.now() - started);
+        assert.equal(received.data?.events.event.message.id, sent.id);
+      }
+    }
+    const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+    // Generous: the point is that no cross-instance path waits for a poll.
+    assert.ok(median(latencies["via B"]!) < 200, `median via B ${median(latencies["via B"]!)} ms`);
+    await socket.dispose();
+  });
+
+  it("resumes a device on the other instance from its cursor without loss or repeats", async () => {
+    const alice = await signUp(a.url);
+    const bob = await signUp(a.url);
+    const received: string[] = [];
+    let cursor = await cursorOf(a.url, bob.token);
+    const sending = (async () => {
+      for (let i = 0; i < 120; i++) await sendText(i % 2 ? a.url : b.url, alice.token, bob.username, `n${i}`);
+    })();
+    for (let round = 0; received.length < 120; round++) {
+      const server = round % 2 ? b : a;
+      const socket = connect(server.url, bob.token);
+      await socket.connected;
+      const events = subscribe(socket, TEXT_STREAM, { since: cursor });
+      for (let i = 0; i < 17 && received.length < 120; i++) {
+        const next = await events.next(10_000);
+        received.push(next.data?.events.event.message.body.text);
+        cursor = next.data?.events.cursor;
+      }
+      socket.client.terminate();
+    }
+    await sending;
+    assert.deepEqual(
+      received,
+      Array.from({ length: 120 }, (_, i) => `n${i}`),
+    );
   });
 
   it("a session ended through instance A closes the device's connection held by instance B", async () => {
