@@ -1,6 +1,8 @@
 import DataLoader from "dataloader";
 import type { Config } from "./config.js";
 import type { Database, PrismaClient } from "./db/client.js";
+import { deviceFromRow, userFromRow } from "./db/rows.js";
+import { sql } from "./db/sql.js";
 import type { Attachment, Conversation, Device, Message, User } from "./generated/prisma/client.js";
 import type { Logger } from "./logger.js";
 import type { PubSub } from "./pubsub/index.js";
@@ -22,6 +24,19 @@ export interface Services {
   instanceId: string;
   /** Signs attachment download URLs; the same on every instance. */
   urlSigningKey: Buffer;
+  caches: Caches;
+}
+
+/** Per-process look-up caches of things that (almost) never change; see resolvers/chats.ts. */
+export interface Caches {
+  /** username → user id, with an expiry. */
+  userIds: Map<string, { id: string; until: number }>;
+  /** Direct chat key (the sorted user-id pair) → chat id. */
+  directChatIds: Map<string, string>;
+}
+
+export function createCaches(): Caches {
+  return { userIds: new Map(), directChatIds: new Map() };
 }
 
 export type Viewer =
@@ -114,16 +129,20 @@ export async function resolveViewer(services: Services, token: string | undefine
     return admin && admin.expiresAt > new Date() ? { kind: "admin", tokenId: admin.id } : rejected;
   }
   if (kind !== "user") return rejected;
-  const device = await services.prisma.device.findUnique({
-    where: { tokenHash: hashToken(token) },
-    include: { user: true },
-  });
-  if (!device || device.endedAt || device.user.bannedAt || device.user.deletedAt) return rejected;
-  const { user, ...deviceOnly } = device;
+  // Every authenticated request starts here, so it is one statement on the driver (Database.query).
+  const [row] = await services.db.query<Record<string, unknown> & { user: Record<string, unknown> }>(
+    sql`SELECT d.*, to_jsonb(u) AS "user" FROM "Device" d JOIN "User" u ON u.id = d."userId"
+        WHERE d."tokenHash" = ${hashToken(token)}`,
+  );
+  if (!row) return rejected;
+  const { user: userRow, ...deviceRow } = row;
+  const device = deviceFromRow(deviceRow);
+  const user = userFromRow(userRow);
+  if (device.endedAt || user.bannedAt || user.deletedAt) return rejected;
   if (Date.now() - device.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
     services.prisma.device
       .update({ where: { id: device.id }, data: { lastSeenAt: new Date() } })
       .catch((error: Error) => services.log.warn("Could not record lastSeenAt", { error: error.message }));
   }
-  return { kind: "user", user, device: deviceOnly };
+  return { kind: "user", user, device };
 }

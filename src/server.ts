@@ -11,7 +11,14 @@ import { useServer } from "graphql-ws/use/ws";
 import { createYoga, type YogaInitialContext } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import type { Config } from "./config.js";
-import { type Context, createContext, resolveViewer, type Services } from "./context.js";
+import {
+  type Context,
+  createCaches,
+  createContext,
+  resolveViewer,
+  type Services,
+  type Viewer,
+} from "./context.js";
 import { openDatabase } from "./db/client.js";
 import { applyMigrations, readMigrations } from "./db/migrate.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -37,6 +44,8 @@ export interface App {
 /** What a graphql-ws connection carries from connect to close. */
 type SocketState = {
   token?: string;
+  /** Who connected; operations on a device's connection act as it until its session ends. */
+  viewer?: Viewer;
   connection?: LiveConnection;
 };
 
@@ -94,6 +103,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     rateLimiter: createRateLimiter(redis, config.redisPrefix),
     instanceId,
     urlSigningKey,
+    caches: createCaches(),
   };
   const registry = new ConnectionRegistry(services);
 
@@ -123,10 +133,12 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       useRequestErrorCodes(log),
     ],
     context: async (initial: YogaInitialContext & Partial<ServerContext>): Promise<Context> => {
-      // Over graphql-ws each operation re-checks the connection's token, so an ended session cannot start more.
       const overWebSocket = Boolean(initial.connection || initial.token);
       const token = overWebSocket ? initial.token : parseBearer(initial.request.headers.get("authorization"));
-      return createContext(services, await resolveViewer(services, token), {
+      // A device's connection is closed the moment its session ends (ConnectionRegistry), so its
+      // operations need not look the token up again; admin tokens, which expire, are looked up each time.
+      const reuse = initial.connection && !initial.connection.ended && initial.viewer;
+      return createContext(services, reuse || (await resolveViewer(services, token)), {
         connection: initial.connection,
         clientAddress: initial.req?.socket.remoteAddress,
       });
@@ -165,6 +177,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
         const viewer = await resolveViewer(services, token);
         if (viewer.kind === "anonymous") return false; // graphql-ws closes with 4403 Forbidden
         ctx.extra.token = token;
+        ctx.extra.viewer = viewer;
         if (viewer.kind === "user") {
           const connection = await registry.open(viewer.user.id, viewer.device.id, ctx.extra.socket);
           ctx.extra.connection = connection;
@@ -178,6 +191,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
         const enveloped = yoga.getEnveloped({
           req: ctx.extra.request,
           token: ctx.extra.token,
+          viewer: ctx.extra.viewer,
           connection: ctx.extra.connection,
           params: payload,
         });

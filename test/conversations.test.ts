@@ -4,7 +4,7 @@ import type { App } from "../src/server.js";
 import { startApp, type TestServer } from "./helpers/app.js";
 import { connect, fails, ok } from "./helpers/client.js";
 import { signIn, signUp } from "./helpers/factories.js";
-import { CONVERSATION_FIELDS, HISTORY, sendText, streamEvents } from "./helpers/messaging.js";
+import { CONVERSATION_FIELDS, cursorOf, HISTORY, sendText, streamEvents } from "./helpers/messaging.js";
 
 let server: TestServer & { app: App };
 let url: string;
@@ -154,8 +154,7 @@ describe("receipts", () => {
     const bob = await signUp(url);
     const aliceSocket = connect(url, alice.token);
     await aliceSocket.connected;
-    const aliceEvents = streamEvents(aliceSocket);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const aliceEvents = streamEvents(aliceSocket, await cursorOf(url, alice.token));
     const first = await sendText(url, alice.token, bob.username, "one");
     const second = await sendText(url, alice.token, bob.username, "two");
     await aliceEvents.next();
@@ -193,8 +192,7 @@ describe("receipts", () => {
     const bobTablet = await signIn(url, bob.username, "ipad");
     const tablet = connect(url, bobTablet.token);
     await tablet.connected;
-    const tabletEvents = streamEvents(tablet);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const tabletEvents = streamEvents(tablet, await cursorOf(url, bob.token));
     const sent = [];
     for (const text of ["a", "b", "c"]) sent.push(await sendText(url, alice.token, bob.username, text));
     for (let i = 0; i < 3; i++) await tabletEvents.next();

@@ -149,7 +149,8 @@ describe("events(since)", () => {
     const sockets = [connect(url, bob.token), connect(url, phone.token)];
     await Promise.all(sockets.map((s) => s.connected));
     const streams = sockets.map((s) => subscribe(s, SMALL_STREAM));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A stream without since goes live once subscribed; graphql-ws does not say when that is.
+    await new Promise((resolve) => setTimeout(resolve, 500));
     await sendText(url, alice.token, bob.username, "now");
     for (const stream of streams) {
       const next = await stream.next();
@@ -228,7 +229,8 @@ describe("command messages", () => {
     const socket = connect(url, bob.token);
     await socket.connected;
     const events = subscribe(socket, SMALL_STREAM);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A stream without since goes live once subscribed; graphql-ws does not say when that is.
+    await new Promise((resolve) => setTimeout(resolve, 500));
     const sent = (
       await ok(
         url,

@@ -3,7 +3,15 @@ import { after, before, describe, it } from "node:test";
 import { startApp, type TestServer } from "./helpers/app.js";
 import { connect, fails, ok } from "./helpers/client.js";
 import { adminToken, signIn, signUp } from "./helpers/factories.js";
-import { HISTORY, historyTexts, MESSAGE_FIELDS, SEND, sendText, streamEvents } from "./helpers/messaging.js";
+import {
+  cursorOf,
+  HISTORY,
+  historyTexts,
+  MESSAGE_FIELDS,
+  SEND,
+  sendText,
+  streamEvents,
+} from "./helpers/messaging.js";
 
 let server: TestServer;
 let url: string;
@@ -86,8 +94,7 @@ describe("recall", () => {
     const bob = await signUp(url);
     const bobSocket = connect(url, bob.token);
     await bobSocket.connected;
-    const bobEvents = streamEvents(bobSocket);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const bobEvents = streamEvents(bobSocket, await cursorOf(url, bob.token));
     const sent = await sendText(url, alice.token, bob.username, "oops");
     await bobEvents.next();
     assert.equal((await ok(url, UNREAD, {}, bob.token)).totalUnread, 1);
@@ -138,8 +145,7 @@ describe("edit", () => {
     const bob = await signUp(url);
     const bobSocket = connect(url, bob.token);
     await bobSocket.connected;
-    const bobEvents = streamEvents(bobSocket);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const bobEvents = streamEvents(bobSocket, await cursorOf(url, bob.token));
     const sent = await sendText(url, alice.token, bob.username, "draft");
     await bobEvents.next();
     const edited = (await ok(url, EDIT, { id: sent.id, body: { text: { text: "final" } } }, alice.token))
@@ -211,8 +217,7 @@ describe("one-sided deletion", () => {
     const bobTablet = await signIn(url, bob.username, "ipad");
     const tablet = connect(url, bobTablet.token);
     await tablet.connected;
-    const tabletEvents = streamEvents(tablet);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const tabletEvents = streamEvents(tablet, await cursorOf(url, bob.token));
     const one = await sendText(url, alice.token, bob.username, "one");
     const two = await sendText(url, alice.token, bob.username, "two");
     await tabletEvents.next();

@@ -8,6 +8,7 @@ import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import type { SqlSession } from "./migrate.js";
+import type { SqlStatement } from "./sql.js";
 
 export type { PrismaClient };
 
@@ -19,9 +20,24 @@ export interface Database {
   withMigrationLock<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Runs one statement on the driver itself, past Prisma's per-query cost (measured in
+   * BENCHMARKS.md); only for the hot path. bigint columns come back as strings or bigints and
+   * `timestamp` columns as UTC Dates.
+   */
+  query<Row>(statement: SqlStatement): Promise<Row[]>;
   /** SQL statements sent so far; tests use it to prove a request's query count is bounded. */
   readonly queryCount: number;
 }
+
+// Prisma stores DateTime as UTC in `timestamp` columns; pg would read them as local time.
+const UTC_TIMESTAMP = 1114;
+const parseUtc = (value: string) => new Date(`${value.replace(" ", "T")}Z`);
+const driverTypes = {
+  getTypeParser: (oid: number, format?: "text" | "binary") =>
+    oid === UTC_TIMESTAMP ? parseUtc : pg.types.getTypeParser(oid, format as "text"),
+};
+const utcParsers = { [UTC_TIMESTAMP]: parseUtc };
 
 /** A client over `adapter` that counts the statements it sends. */
 function countingClient(adapter: SqlDriverAdapterFactory) {
@@ -43,10 +59,17 @@ export async function openDatabase(config: Config): Promise<Database> {
 }
 
 async function openPostgres(connectionString: string, max: number): Promise<Database> {
-  const { prisma, counter } = countingClient(new PrismaPg({ connectionString, max }));
+  // One pool, shared by Prisma and the hot-path statements.
+  const pool = new pg.Pool({ connectionString, max });
+  const { prisma, counter } = countingClient(new PrismaPg(pool));
   return {
     mode: "postgres",
     prisma,
+    async query<Row>(statement: SqlStatement) {
+      counter.count++;
+      const result = await pool.query({ text: statement.text, values: statement.values, types: driverTypes });
+      return result.rows as Row[];
+    },
     get queryCount() {
       return counter.count;
     },
@@ -71,6 +94,7 @@ async function openPostgres(connectionString: string, max: number): Promise<Data
     },
     async close() {
       await prisma.$disconnect();
+      await pool.end().catch(() => {});
     },
   };
 }
@@ -90,6 +114,11 @@ async function openEmbedded(dataDir: string): Promise<Database> {
   return {
     mode: "embedded",
     prisma,
+    // PGlite queues this behind any open transaction, so it never lands inside one.
+    async query<Row>(statement: SqlStatement) {
+      counter.count++;
+      return (await pglite.query<Row>(statement.text, statement.values, { parsers: utcParsers })).rows;
+    },
     get queryCount() {
       return counter.count;
     },

@@ -7,9 +7,25 @@ export interface SessionEndedMessage {
   kind: SessionEndKind;
 }
 
-/** "The user's stream has events up to `seq`": streams behind it read them from the database. */
+/**
+ * "The user's stream has events up to `seq`". It carries the new events, and the message they are
+ * about, so a stream that is exactly one step behind needs no database read; any other stream
+ * reads from the database.
+ */
 export interface StreamAdvancedMessage {
   seq: string;
+  events: WireEvent[];
+  /** The message of a MESSAGE event, as messageToWire makes it. */
+  message?: Record<string, unknown>;
+}
+
+export interface WireEvent {
+  seq: string;
+  kind: string;
+  chatId: string | null;
+  messageId: string | null;
+  data: Record<string, unknown> | null;
+  createdAt: string;
 }
 
 /** An event that is delivered live and never stored (commands; typing and presence later). */

@@ -33,6 +33,11 @@ export class LiveConnection {
     });
   }
 
+  /** Whether the session ended or the socket is closing. */
+  get ended(): boolean {
+    return this.closing;
+  }
+
   /** An `events` stream on this connection; call the returned function once it has delivered its last event. */
   trackStream(): () => void {
     let finished!: () => void;

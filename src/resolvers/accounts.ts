@@ -24,8 +24,10 @@ export const PROFILE_EXT_MAX_BYTES = 2048;
 export const NICKNAME_MAX = 64;
 export const USERS_LOOKUP_MAX = 100;
 
+/** Through Prisma (P2002) or from the driver directly (SQLSTATE 23505, see Database.query). */
 export function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
+  if (error instanceof Prisma.PrismaClientKnownRequestError) return error.code === "P2002";
+  return (error as { code?: unknown } | null)?.code === "23505";
 }
 
 export interface NewUserInput {
@@ -142,8 +144,9 @@ export async function login(
   return openSession(ctx.services, user.id, input);
 }
 
-export function me(ctx: Context): User {
-  return requireUser(ctx).user;
+export async function me(ctx: Context): Promise<User> {
+  // Fresh, not the viewer's copy: a graphql-ws connection keeps the one it connected with.
+  return (await ctx.loaders.users.load(requireUser(ctx).user.id))!;
 }
 
 export async function findUsers(ctx: Context, usernames: readonly string[]): Promise<User[]> {

@@ -14,6 +14,7 @@ import {
   openSession,
   USERS_LOOKUP_MAX,
 } from "./accounts.js";
+import { forgetUsername } from "./chats.js";
 import {
   endSessions,
   notifySessionsEnded,
@@ -125,6 +126,7 @@ export async function adminDeleteUser(ctx: Context, username: string): Promise<b
     { username: `deleted:${user.id}`, deletedAt: new Date(), passwordHash: "!", ext: {}, avatarUrl: null },
     "USER_DELETED",
   );
+  forgetUsername(ctx.services, user.username);
   return true;
 }
 

@@ -1,6 +1,7 @@
-import type { Context } from "../context.js";
+import type { Context, Services } from "../context.js";
+import { sql } from "../db/sql.js";
 import { badInput, notFound } from "../errors.js";
-import type { Chat, Conversation, User } from "../generated/prisma/client.js";
+import type { Chat, Conversation } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
 import { isUniqueViolation } from "./accounts.js";
 import * as check from "./validation.js";
@@ -19,7 +20,7 @@ export interface ChatTargetInput {
 
 export interface DirectTarget {
   type: "DIRECT";
-  peer: User;
+  peer: PeerRef;
   /** The sorted pair of user ids: the direct chat's unique key. */
   directKey: string;
 }
@@ -31,8 +32,8 @@ export async function resolveTarget(ctx: Context, target: ChatTargetInput): Prom
   const { user } = requireUser(ctx);
   if (target.user != null) {
     const name = check.maybeUsername(target.user);
-    const peer = name ? await ctx.prisma.user.findUnique({ where: { username: name } }) : null;
-    if (!peer || peer.deletedAt) throw notFound(`No user named "${target.user}"`);
+    const peer = name ? await userNamed(ctx, name) : null;
+    if (!peer) throw notFound(`No user named "${target.user}"`);
     if (peer.id === user.id) throw badInput("A direct chat needs another user, not yourself", "user");
     return { type: "DIRECT", peer, directKey: [user.id, peer.id].sort().join(":") };
   }
@@ -46,15 +47,43 @@ export async function resolveTarget(ctx: Context, target: ChatTargetInput): Prom
   throw notFound(`No ${kind} with id "${id}"`);
 }
 
+/** A user a target names: enough to address them. */
+export interface PeerRef {
+  id: string;
+  username: string;
+}
+
+// Username → user id, cached because every send starts with it. A username changes hands only when
+// its user is deleted; storeDirectMessage re-checks the pair in the same statement and the caller
+// drops a stale entry, and other readers see one for at most a minute.
+const USERNAME_CACHE = 50_000;
+const USERNAME_TTL_MS = 60_000;
+
+async function userNamed(ctx: Context, username: string): Promise<PeerRef | null> {
+  const { userIds } = ctx.services.caches;
+  const cached = userIds.get(username);
+  if (cached && cached.until > Date.now()) return { id: cached.id, username };
+  const [row] = await ctx.services.db.query<{ id: string; deletedAt: unknown }>(
+    sql`SELECT id, "deletedAt" FROM "User" WHERE username = ${username}`,
+  );
+  if (!row || row.deletedAt) return null;
+  if (userIds.size >= USERNAME_CACHE) userIds.clear();
+  userIds.set(username, { id: row.id, until: Date.now() + USERNAME_TTL_MS });
+  return { id: row.id, username };
+}
+
+export function forgetUsername(services: Services, username: string): void {
+  services.caches.userIds.delete(username);
+}
+
 // Direct chats never change once made, so their ids are cached per process.
-const directChatIds = new Map<string, string>();
 const DIRECT_CHAT_CACHE = 50_000;
 
 export async function findChat(ctx: Context, target: Target): Promise<string | null> {
-  const cached = directChatIds.get(target.directKey);
+  const cached = ctx.services.caches.directChatIds.get(target.directKey);
   if (cached) return cached;
   const chat = await ctx.prisma.chat.findUnique({ where: { directKey: target.directKey } });
-  if (chat) remember(target.directKey, chat);
+  if (chat) remember(ctx, target.directKey, chat);
   return chat?.id ?? null;
 }
 
@@ -64,7 +93,7 @@ export async function ensureChat(ctx: Context, target: Target): Promise<string> 
   if (existing) return existing;
   try {
     const chat = await ctx.prisma.chat.create({ data: { type: "DIRECT", directKey: target.directKey } });
-    remember(target.directKey, chat);
+    remember(ctx, target.directKey, chat);
     return chat.id;
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
@@ -72,7 +101,8 @@ export async function ensureChat(ctx: Context, target: Target): Promise<string> 
   }
 }
 
-function remember(directKey: string, chat: Chat) {
+function remember(ctx: Context, directKey: string, chat: Chat) {
+  const { directChatIds } = ctx.services.caches;
   if (directChatIds.size >= DIRECT_CHAT_CACHE) directChatIds.clear();
   directChatIds.set(directKey, chat.id);
 }

@@ -1,6 +1,7 @@
 import type { Context } from "../context.js";
 import type { Prisma } from "../generated/prisma/client.js";
 import type { EphemeralMessage } from "../pubsub/topics.js";
+import { messageToWire } from "./message-wire.js";
 import type { MessageRecord } from "./messages.js";
 
 // Command messages are transparent signals between apps: delivered to the devices online now, never
@@ -48,14 +49,4 @@ export async function sendCommand(ctx: Context, fields: CommandFields): Promise<
   const recipients = new Set([fields.senderId, ...(fields.recipientId ? [fields.recipientId] : [])]);
   for (const userId of recipients) ctx.services.pubsub.publish("ephemeral", userId, payload);
   return message;
-}
-
-/** The command message back from its pubsub form. */
-export function reviveCommand(payload: Record<string, unknown>): MessageRecord {
-  const raw = payload as Record<string, string | null>;
-  return {
-    ...(payload as unknown as MessageRecord),
-    id: BigInt(raw.id!),
-    createdAt: new Date(raw.createdAt!),
-  };
 }

@@ -1,5 +1,8 @@
 import type { Context, Services } from "../context.js";
 import type { EventKind, Prisma } from "../generated/prisma/client.js";
+import type { WireEvent } from "../pubsub/topics.js";
+import { messageToWire } from "./message-wire.js";
+import type { MessageRecord } from "./messages.js";
 
 // The durable per-user event log (see ../shared/EVENT-LOG.md). A transaction that writes events
 // first locks the stream head of every user it writes to, in user-id order, before it touches
@@ -18,9 +21,10 @@ export interface NewEvent {
 
 export type Emit = (event: NewEvent) => void;
 
-interface Written {
-  userId: string;
+/** An event as committed: its position and time. */
+export interface Written extends NewEvent {
   seq: bigint;
+  createdAt: Date;
 }
 
 /**
@@ -62,21 +66,22 @@ async function lockStreams(tx: Tx, userIds: readonly string[]): Promise<Map<stri
 async function insertEvents(tx: Tx, heads: Map<string, bigint>, events: NewEvent[]): Promise<Written[]> {
   if (events.length === 0) return [];
   const next = new Map(heads);
+  const createdAt = new Date();
   const written = events.map((event) => {
     const seq = next.get(event.userId)! + 1n;
     next.set(event.userId, seq);
-    return { userId: event.userId, seq };
+    return { ...event, seq, createdAt };
   });
   await tx.$executeRaw`
     WITH added AS (
-      INSERT INTO "UserEvent" ("userId", seq, kind, "chatId", "messageId", data)
-      SELECT * FROM unnest(
+      INSERT INTO "UserEvent" ("userId", seq, kind, "chatId", "messageId", data, "createdAt")
+      SELECT *, ${createdAt} FROM unnest(
         ${written.map((w) => w.userId)}::uuid[],
         ${written.map((w) => w.seq.toString())}::text[]::bigint[],
-        ${events.map((e) => e.kind)}::text[]::"EventKind"[],
-        ${events.map((e) => e.chatId ?? null)}::uuid[],
-        ${events.map((e) => e.messageId?.toString() ?? null)}::text[]::bigint[],
-        ${events.map((e) => (e.data ? JSON.stringify(e.data) : null))}::text[]::jsonb[])
+        ${written.map((w) => w.kind)}::text[]::"EventKind"[],
+        ${written.map((w) => w.chatId ?? null)}::uuid[],
+        ${written.map((w) => w.messageId?.toString() ?? null)}::text[]::bigint[],
+        ${written.map((w) => (w.data ? JSON.stringify(w.data) : null))}::text[]::jsonb[])
       RETURNING "userId", seq)
     UPDATE "UserStream" AS s SET "lastSeq" = top.seq
     FROM (SELECT "userId", max(seq) AS seq FROM added GROUP BY "userId") AS top
@@ -84,11 +89,37 @@ async function insertEvents(tx: Tx, heads: Map<string, bigint>, events: NewEvent
   return written;
 }
 
-function wakeStreams(services: Services, written: Written[]): void {
-  const last = new Map<string, bigint>();
-  for (const { userId, seq } of written) last.set(userId, seq);
-  for (const [userId, seq] of last)
-    services.pubsub.publish("streamAdvanced", userId, { seq: seq.toString() });
+/** After the commit: tells each user's streams, with the events themselves for those one step behind. */
+export function wakeStreams(services: Services, written: Written[], message?: MessageRecord): void {
+  const byUser = new Map<string, Written[]>();
+  for (const event of written) byUser.set(event.userId, [...(byUser.get(event.userId) ?? []), event]);
+  const wireMessage = message ? messageToWire(message) : undefined;
+  for (const [userId, events] of byUser) {
+    services.pubsub.publish("streamAdvanced", userId, {
+      seq: events.at(-1)!.seq.toString(),
+      events: events.map((event) => ({
+        seq: event.seq.toString(),
+        kind: event.kind,
+        chatId: event.chatId ?? null,
+        messageId: event.messageId?.toString() ?? null,
+        data: event.data ?? null,
+        createdAt: event.createdAt.toISOString(),
+      })),
+      message: wireMessage,
+    });
+  }
+}
+
+/** A wake-up's events in the form readEvents returns. */
+export function eventsFromWire(events: WireEvent[]): StoredEvent[] {
+  return events.map((event) => ({
+    seq: BigInt(event.seq),
+    kind: event.kind as EventKind,
+    chatId: event.chatId,
+    messageId: event.messageId === null ? null : BigInt(event.messageId),
+    data: event.data,
+    createdAt: new Date(event.createdAt),
+  }));
 }
 
 export interface StoredEvent {

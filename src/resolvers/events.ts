@@ -1,11 +1,11 @@
 import { Repeater } from "@repeaterjs/repeater";
 import { type Context, createLoaders } from "../context.js";
 import { AppError, badInput } from "../errors.js";
-import type { EphemeralMessage, SessionEndKind } from "../pubsub/topics.js";
+import type { EphemeralMessage, SessionEndKind, StreamAdvancedMessage } from "../pubsub/topics.js";
 import { requireUser } from "./access.js";
-import { reviveCommand } from "./commands.js";
 import type { ConversationChange } from "./conversations.js";
-import { readEvents, type StoredEvent, streamHead } from "./event-log.js";
+import { eventsFromWire, readEvents, type StoredEvent, streamHead } from "./event-log.js";
+import { messageFromWire } from "./message-wire.js";
 import type { MessageRecord } from "./messages.js";
 
 // Delivery: each device's `events` stream replays the user's durable log from a cursor, then follows
@@ -42,6 +42,8 @@ const PAGE = 200;
 const POLL_MS = 30_000;
 /** Live-only events waiting for a slow reader; beyond this the oldest are dropped. */
 const EPHEMERAL_BACKLOG = 256;
+/** Events a wake-up carried, kept for a stream that is behind; beyond this it reads the database. */
+const INBOX_LIMIT = 256;
 const CURSOR = /^(0|[1-9][0-9]{0,18})$/;
 
 function parseCursor(raw: string): bigint {
@@ -113,17 +115,24 @@ function toPayload(event: StoredEvent): EventPayload {
 }
 
 /**
- * Renders a page: fresh loaders (a stream lives long, and must show what is current), warmed with
- * the page's messages and conversations in one query each.
+ * Renders a page with fresh loaders (a stream lives long and must show what is current). A page
+ * from the database warms them with its messages and conversations, one query each; the messages a
+ * wake-up carried are primed instead.
  */
-async function render(ctx: Context, events: StoredEvent[]): Promise<EventEnvelope[]> {
+async function render(
+  ctx: Context,
+  events: StoredEvent[],
+  carried: ReadonlyMap<string, MessageRecord> = new Map(),
+): Promise<EventEnvelope[]> {
   ctx.loaders = createLoaders(ctx.services, ctx.viewer);
-  const messageIds = events.filter((e) => e.kind === "MESSAGE" || e.kind === "MESSAGE_EDITED");
-  const chatIds = [...new Set(events.map((e) => e.chatId).filter((id): id is string => id !== null))];
-  await Promise.all([
-    ctx.loaders.messages.loadMany(messageIds.map((e) => e.messageId!)),
-    ctx.loaders.conversations.loadMany(chatIds),
-  ]);
+  for (const [id, message] of carried) ctx.loaders.messages.prime(BigInt(id), message as never);
+  const messageIds = events
+    .filter((e) => (e.kind === "MESSAGE" || e.kind === "MESSAGE_EDITED") && !carried.has(String(e.messageId)))
+    .map((e) => e.messageId!);
+  // Replayed pages are what is worth warming; live events resolve conversations only if selected.
+  const replay = events.length > 1 && carried.size === 0;
+  const chatIds = replay ? [...new Set(events.map((e) => e.chatId).filter((id) => id !== null))] : [];
+  await Promise.all([ctx.loaders.messages.loadMany(messageIds), ctx.loaders.conversations.loadMany(chatIds)]);
   return events.map(toEnvelope);
 }
 
@@ -170,6 +179,9 @@ export async function eventCursor(ctx: Context): Promise<string> {
 class Signals {
   /** The highest position a wake-up announced. */
   announced = 0n;
+  /** Events wake-ups carried, by position, and the messages they came with. */
+  readonly inbox = new Map<bigint, StoredEvent>();
+  readonly carried = new Map<string, MessageRecord>();
   /** Set by the poll timer: read the log even without an announcement. */
   pollDue = false;
   ephemeral: EventEnvelope[] = [];
@@ -194,12 +206,36 @@ class Signals {
     return this.version;
   }
 
+  advanced(message: StreamAdvancedMessage) {
+    const position = BigInt(message.seq);
+    if (position > this.announced) this.announced = position;
+    if (this.inbox.size < INBOX_LIMIT) {
+      for (const event of eventsFromWire(message.events)) this.inbox.set(event.seq, event);
+      if (message.message) this.carried.set(String(message.message.id), messageFromWire(message.message));
+    }
+    this.notify();
+  }
+
+  /** The carried events that continue the stream right after `position`, if any. */
+  takeFrom(position: bigint): { events: StoredEvent[]; messages: Map<string, MessageRecord> } {
+    const events: StoredEvent[] = [];
+    for (let next = position + 1n; this.inbox.has(next); next++) events.push(this.inbox.get(next)!);
+    const messages = new Map<string, MessageRecord>();
+    for (const event of events) {
+      const message = this.carried.get(String(event.messageId));
+      if (message) messages.set(String(event.messageId), message);
+    }
+    this.inbox.clear();
+    this.carried.clear();
+    return { events, messages };
+  }
+
   addEphemeral(message: EphemeralMessage) {
     if (this.ephemeral.length >= EPHEMERAL_BACKLOG) this.ephemeral.shift();
     this.ephemeral.push({
       cursor: null,
       createdAt: new Date(message.createdAt),
-      event: { __typename: "MessageEvent", messageId: 0n, message: reviveCommand(message.payload) },
+      event: { __typename: "MessageEvent", messageId: 0n, message: messageFromWire(message.payload) },
     });
     this.notify();
   }
@@ -218,11 +254,7 @@ export async function deviceEvents(
   const requested = since == null ? null : parseCursor(since);
   const signals = new Signals();
   const unsubscribes = await Promise.all([
-    services.pubsub.subscribe("streamAdvanced", user.id, ({ seq }) => {
-      const position = BigInt(seq);
-      if (position > signals.announced) signals.announced = position;
-      signals.notify();
-    }),
+    services.pubsub.subscribe("streamAdvanced", user.id, (message) => signals.advanced(message)),
     services.pubsub.subscribe("ephemeral", user.id, (message) => signals.addEphemeral(message)),
     // Over graphql-ws the connection watches the device; over SSE the stream watches it itself.
     ...(connection
@@ -266,6 +298,10 @@ export async function deviceEvents(
     try {
       while (!stopped && !signals.ended) {
         const seen = signals.mark();
+        let carried = new Map<string, MessageRecord>();
+        if (backlog.length === 0 && signals.inbox.size > 0) {
+          ({ events: backlog, messages: carried } = signals.takeFrom(position));
+        }
         if (backlog.length === 0 && (signals.announced > position || signals.pollDue)) {
           signals.pollDue = false;
           backlog = await readEvents(ctx, user.id, position, PAGE);
@@ -275,7 +311,7 @@ export async function deviceEvents(
         }
         if (backlog.length > 0) {
           const fullPage = backlog.length === PAGE;
-          for (const envelope of await render(ctx, backlog)) {
+          for (const envelope of await render(ctx, backlog, carried)) {
             if (stopped || signals.ended) break;
             await push(envelope);
             position = BigInt(envelope.cursor!);

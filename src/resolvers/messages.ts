@@ -3,11 +3,19 @@ import { AppError, badInput, forbidden } from "../errors.js";
 import { type Message, type MessageType, Prisma, type User } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
 import { isUniqueViolation } from "./accounts.js";
-import { type ChatTargetInput, ensureChat, findChat, requireConversation, resolveTarget } from "./chats.js";
+import {
+  type ChatTargetInput,
+  ensureChat,
+  findChat,
+  forgetUsername,
+  requireConversation,
+  resolveTarget,
+} from "./chats.js";
 import { sendCommand } from "./commands.js";
 import { refreshConversation } from "./conversations.js";
 import { withEvents } from "./event-log.js";
 import { type BodyInput, type BodyType, bodyType, checkMessageSize, prepareBody } from "./message-bodies.js";
+import { storeDirectMessage } from "./message-store.js";
 import * as check from "./validation.js";
 import { parseMessageId, requireVisibleMessage, visibleMessages } from "./visibility.js";
 
@@ -62,33 +70,28 @@ export async function sendAs(ctx: Context, sender: User, input: SendMessageInput
 
   const earlier = clientMessageId ? await findByClientId(ctx, sender.id, clientMessageId) : null;
   if (earlier) return earlier;
-  const participants = [sender.id, target.peer.id];
+  const message = {
+    ...fields,
+    ext,
+    type: prepared.type as MessageType,
+    body: prepared.body,
+    attachmentIds: prepared.attachmentIds,
+    searchText: prepared.searchText,
+  };
   try {
-    return await withEvents(ctx, participants, async (tx, emit) => {
-      // The stream heads are locked, so ids in this chat are taken, and committed, one writer at a time.
-      const message = await tx.message.create({
-        data: {
-          ...fields,
-          type: prepared.type as MessageType,
-          body: prepared.body as Prisma.InputJsonObject,
-          attachmentIds: prepared.attachmentIds,
-          searchText: prepared.searchText,
-        },
-      });
-      await tx.$executeRaw`
-        INSERT INTO "Conversation" ("userId", "chatId", "chatType", "peerId", "unreadCount", "lastMessageId", "activityAt", "updatedAt")
-        VALUES
-          (${sender.id}::uuid, ${chatId}::uuid, 'DIRECT', ${target.peer.id}::uuid, 0, ${message.id}, ${message.createdAt}, ${message.createdAt}),
-          (${target.peer.id}::uuid, ${chatId}::uuid, 'DIRECT', ${sender.id}::uuid, 1, ${message.id}, ${message.createdAt}, ${message.createdAt})
-        ON CONFLICT ("userId", "chatId") DO UPDATE SET
-          "unreadCount" = "Conversation"."unreadCount" + EXCLUDED."unreadCount",
-          "lastMessageId" = EXCLUDED."lastMessageId",
-          "activityAt" = EXCLUDED."activityAt",
-          "deletedAt" = NULL,
-          "updatedAt" = EXCLUDED."updatedAt"`;
-      for (const userId of participants) emit({ userId, kind: "MESSAGE", chatId, messageId: message.id });
-      return message;
+    const stored = await storeDirectMessage(ctx, { ...message, recipientUsername: target.peer.username });
+    if (stored) return stored;
+    // The cached username pointed at a user since deleted: look again, once.
+    forgetUsername(ctx.services, target.peer.username);
+    const fresh = await resolveTarget(ctx, input.to);
+    const retried = await storeDirectMessage(ctx, {
+      ...message,
+      chatId: await ensureChat(ctx, fresh),
+      recipientId: fresh.peer.id,
+      recipientUsername: fresh.peer.username,
     });
+    if (!retried) throw new AppError("NOT_FOUND", `No user named "${fresh.peer.username}"`);
+    return retried;
   } catch (error) {
     // A retry racing the first attempt: the first one's message is the answer.
     if (clientMessageId && isUniqueViolation(error)) {

@@ -1,0 +1,43 @@
+import { parseArgs } from "node:util";
+import { runDirect } from "./bench/direct.js";
+import { type StorageMode, startServer } from "./bench/harness.js";
+import { runOffline } from "./bench/offline.js";
+
+// npm run bench -- [--workload direct|offline|all] [--mode embedded|services|both] [--rate 500,1000]
+//   [--seconds 10] [--pairs 50] [--messages 10000]
+// Each run gets its own server process on fresh storage; results print as JSON lines.
+
+const { values } = parseArgs({
+  options: {
+    workload: { type: "string", default: "all" },
+    mode: {
+      type: "string",
+      default: process.env.DATABASE_URL && process.env.REDIS_URL ? "both" : "embedded",
+    },
+    rate: { type: "string", default: "500,1000" },
+    seconds: { type: "string", default: "10" },
+    pairs: { type: "string", default: "50" },
+    messages: { type: "string", default: "10000" },
+  },
+});
+
+const modes: StorageMode[] = values.mode === "both" ? ["embedded", "services"] : [values.mode as StorageMode];
+const workloads = values.workload === "all" ? ["direct", "offline"] : [values.workload!];
+
+for (const mode of modes) {
+  for (const workload of workloads) {
+    const rates = workload === "direct" ? values.rate!.split(",").map(Number) : [0];
+    for (const rate of rates) {
+      const server = await startServer(mode);
+      try {
+        const result =
+          workload === "direct"
+            ? await runDirect(server, { rate, seconds: Number(values.seconds), pairs: Number(values.pairs) })
+            : await runOffline(server, { messages: Number(values.messages) });
+        console.log(JSON.stringify(result));
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+}

@@ -1,0 +1,134 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { type Client, createClient } from "graphql-ws";
+import WebSocket from "ws";
+import { spawnServer, type TestServer } from "../../test/helpers/app.js";
+import { createTestDatabase, uniqueName } from "../../test/helpers/env.js";
+
+// What the benchmark workloads share: a real server process on fresh storage, users, and clients.
+
+export type StorageMode = "embedded" | "services";
+
+export interface BenchServer {
+  url: string;
+  mode: StorageMode;
+  stop(): Promise<void>;
+}
+
+/** `npm start`'s entry point in its own process: embedded on a fresh on-disk data directory, or on fresh PostgreSQL + Redis. */
+export async function startServer(mode: StorageMode): Promise<BenchServer> {
+  let server: TestServer;
+  let cleanup: () => Promise<void>;
+  if (mode === "embedded") {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "im-bench-"));
+    server = await spawnServer({ DATA_DIR: dataDir, DATABASE_URL: "", REDIS_URL: "" });
+    cleanup = async () => rmSync(dataDir, { recursive: true, force: true });
+  } else {
+    if (!process.env.DATABASE_URL || !process.env.REDIS_URL) {
+      throw new Error("services mode needs DATABASE_URL and REDIS_URL");
+    }
+    const database = await createTestDatabase();
+    server = await spawnServer({
+      DATABASE_URL: database.url,
+      REDIS_URL: process.env.REDIS_URL,
+      REDIS_PREFIX: `${uniqueName("bench")}:`,
+    });
+    cleanup = () => database.drop();
+  }
+  return {
+    url: server.url,
+    mode,
+    async stop() {
+      await server.stop();
+      await cleanup();
+    },
+  };
+}
+
+export async function request(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+  token?: string,
+) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const result = (await response.json()) as { data?: any; errors?: { message: string }[] };
+  if (result.errors) throw new Error(result.errors.map((e) => e.message).join("; "));
+  return result.data;
+}
+
+export interface BenchUser {
+  username: string;
+  token: string;
+}
+
+export async function createUsers(url: string, count: number, prefix: string): Promise<BenchUser[]> {
+  const users: BenchUser[] = [];
+  for (let start = 0; start < count; start += 20) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(20, count - start) }, async (_, i) => {
+        const username = `${prefix}${start + i}-${uniqueName("")}`;
+        const data = await request(
+          url,
+          `mutation($u: String!) { register(username: $u, password: "bench-password") { token } }`,
+          { u: username },
+        );
+        return { username, token: data.register.token as string };
+      }),
+    );
+    users.push(...batch);
+  }
+  return users;
+}
+
+export const SEND = `mutation($to: String!, $text: String!) {
+  sendMessage(to: { user: $to }, body: { text: { text: $text } }) { id }
+}`;
+
+export const STREAM = `subscription($since: String) {
+  events(since: $since) { cursor event { ... on MessageEvent { message { id body { ... on TextBody { text } } } } } }
+}`;
+
+/** Opens a graphql-ws connection and an events stream; `onText` sees every message text delivered. */
+export async function listen(
+  url: string,
+  token: string,
+  since: string | undefined,
+  onText: (text: string) => void,
+): Promise<Client> {
+  const client = createClient({
+    url: url.replace(/^http/, "ws"),
+    webSocketImpl: WebSocket,
+    lazy: false,
+    retryAttempts: 0,
+    connectionParams: { authorization: `Bearer ${token}` },
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.on("connected", () => resolve());
+    client.on("closed", (event) => reject(new Error(`closed: ${JSON.stringify(event)}`)));
+  });
+  client.subscribe<any>(
+    { query: STREAM, variables: since === undefined ? {} : { since } },
+    {
+      next: (result) => {
+        const text = result.data?.events.event.message?.body?.text;
+        if (text !== undefined) onText(text);
+      },
+      error: (error) => console.error("stream error", error),
+      complete: () => {},
+    },
+  );
+  return client;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,32 @@
+import type { Device, Message, User } from "../generated/prisma/client.js";
+
+// Rows read through Database.query, typed as Prisma returns them: bigint ids as bigint, every
+// timestamp as a Date (PGlite and pg differ in what they hand back, and to_jsonb writes Prisma's
+// UTC timestamps without a zone).
+
+function withDates<T>(row: Record<string, unknown>, columns: readonly string[]): T {
+  const typed: Record<string, unknown> = { ...row };
+  for (const column of columns) {
+    const value = row[column];
+    typed[column] = value == null ? null : value instanceof Date ? value : utc(value as string);
+  }
+  return typed as T;
+}
+
+function utc(text: string): Date {
+  return new Date(/(Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`);
+}
+
+export function deviceFromRow(row: Record<string, unknown>): Device {
+  return withDates<Device>(row, ["createdAt", "lastSeenAt", "endedAt"]);
+}
+
+export function messageFromRow(row: Record<string, unknown>): Message {
+  const message = withDates<Message>(row, ["createdAt", "editedAt", "recalledAt", "deliveredAt", "readAt"]);
+  message.id = BigInt(row.id as string | bigint);
+  return message;
+}
+
+export function userFromRow(row: Record<string, unknown>): User {
+  return withDates<User>(row, ["createdAt", "updatedAt", "bannedAt", "deletedAt"]);
+}
