@@ -49,7 +49,10 @@ describe("events(since)", () => {
     received.push(text(live));
     cursors.push(BigInt(live.data?.events.cursor));
     assert.deepEqual(received, [...Array.from({ length: 30 }, (_, i) => `offline ${i}`), "live"]);
-    cursors.forEach((cursor, i) => assert.equal(cursor, BigInt(since) + BigInt(i + 1)));
+    assert.deepEqual(
+      cursors,
+      cursors.map((_, i) => BigInt(since) + BigInt(i + 1)),
+    );
     await socket.dispose();
   });
 
