@@ -5,7 +5,7 @@ import type { App } from "../src/server.js";
 import { startApp, type TestServer } from "./helpers/app.js";
 import { connect, fails, ok, subscribe } from "./helpers/client.js";
 import { signIn, signUp } from "./helpers/factories.js";
-import { cursorOf, HISTORY, SEND, sendText, streamEvents } from "./helpers/messaging.js";
+import { cursorOf, HISTORY, SEND, sendText } from "./helpers/messaging.js";
 
 let server: TestServer & { app: App };
 let url: string;

@@ -41,9 +41,7 @@ export async function sendCommand(ctx: Context, fields: CommandFields): Promise<
   };
   const payload: EphemeralMessage = {
     kind: "COMMAND",
-    payload: JSON.parse(
-      JSON.stringify(message, (_key, value) => (typeof value === "bigint" ? String(value) : value)),
-    ),
+    payload: messageToWire(message),
     createdAt: message.createdAt.toISOString(),
   };
   const recipients = new Set([fields.senderId, ...(fields.recipientId ? [fields.recipientId] : [])]);
