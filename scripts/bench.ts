@@ -1,10 +1,10 @@
 import { parseArgs } from "node:util";
 import { runDirect } from "./bench/direct.js";
-import { type StorageMode, startServer } from "./bench/harness.js";
+import { type StorageMode, startServer, type Transport } from "./bench/harness.js";
 import { runOffline } from "./bench/offline.js";
 
 // npm run bench -- [--workload direct|offline|all] [--mode embedded|services|both] [--rate 500,1000]
-//   [--seconds 10] [--pairs 50] [--messages 10000]
+//   [--seconds 10] [--pairs 50] [--messages 10000] [--transport ws|http]
 // Each run gets its own server process on fresh storage; results print as JSON lines.
 
 const { values } = parseArgs({
@@ -18,6 +18,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "10" },
     pairs: { type: "string", default: "50" },
     messages: { type: "string", default: "10000" },
+    transport: { type: "string", default: "ws" },
   },
 });
 
@@ -32,7 +33,12 @@ for (const mode of modes) {
       try {
         const result =
           workload === "direct"
-            ? await runDirect(server, { rate, seconds: Number(values.seconds), pairs: Number(values.pairs) })
+            ? await runDirect(server, {
+                rate,
+                seconds: Number(values.seconds),
+                pairs: Number(values.pairs),
+                transport: values.transport as Transport,
+              })
             : await runOffline(server, { messages: Number(values.messages) });
         console.log(JSON.stringify(result));
       } finally {

@@ -56,6 +56,26 @@ describe("events(since)", () => {
     await socket.dispose();
   });
 
+  it("replays a backlog of many pages with no live traffic to wake it", async () => {
+    const alice = await signUp(url);
+    const bob = await signUp(url);
+    const since = await cursorOf(url, bob.token);
+    await Promise.all(
+      [0, 1, 2].map(async (lane) => {
+        for (let i = lane; i < 650; i += 3) await sendText(url, alice.token, bob.username, `b${i}`);
+      }),
+    );
+    const socket = connect(url, bob.token);
+    await socket.connected;
+    const events = subscribe(socket, SMALL_STREAM, { since });
+    const started = Date.now();
+    const received = new Set<string>();
+    while (received.size < 650) received.add(text(await events.next(5000)));
+    assert.ok(Date.now() - started < 10_000);
+    assert.equal(events.received.length, 650);
+    await socket.dispose();
+  });
+
   it("loses and repeats nothing at the seam when messages arrive during the replay", async () => {
     const alice = await signUp(url);
     const bob = await signUp(url);

@@ -1,13 +1,15 @@
-import { type BenchServer, createUsers, listen, percentile, request, SEND, sleep } from "./harness.js";
+import { type BenchServer, createUsers, listen, percentile, sender, sleep, type Transport } from "./harness.js";
 
 // Pairs of users; each sender sends to its receiver at a share of the target rate (open loop: sends
 // start on schedule whether or not earlier ones finished). Latency runs from the send call to the
-// message arriving on the receiver's events stream.
+// message arriving on the receiver's events stream. Senders send over their own graphql-ws
+// connection, as chat apps do (--transport http sends each as an HTTP POST instead).
 
 export interface DirectOptions {
   rate: number;
   seconds: number;
   pairs: number;
+  transport: Transport;
 }
 
 export async function runDirect(server: BenchServer, options: DirectOptions) {
@@ -27,6 +29,7 @@ export async function runDirect(server: BenchServer, options: DirectOptions) {
       }),
     ),
   );
+  const sendFns = await Promise.all(senders.map((s) => sender(server.url, s.token, options.transport)));
   await sleep(500);
 
   const total = Math.round(options.rate * options.seconds);
@@ -45,7 +48,7 @@ export async function runDirect(server: BenchServer, options: DirectOptions) {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     sends.push(
-      request(server.url, SEND, { to: receivers[pair]!.username, text }, senders[pair]!.token)
+      sendFns[pair]!(receivers[pair]!.username, text)
         .catch(() => {
           failed++;
           started.delete(text);
@@ -61,11 +64,13 @@ export async function runDirect(server: BenchServer, options: DirectOptions) {
   const deadline = performance.now() + 5000;
   while (seen.size < total - failed && performance.now() < deadline) await sleep(20);
   await Promise.all(clients.map((client) => client.dispose()));
+  await Promise.all(sendFns.map((send) => ("close" in send ? send.close() : undefined)));
 
   latencies.sort((a, b) => a - b);
   return {
     workload: "direct",
     mode: server.mode,
+    transport: options.transport,
     targetRate: options.rate,
     pairs: options.pairs,
     sent: total - failed,

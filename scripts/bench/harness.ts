@@ -94,13 +94,8 @@ export const STREAM = `subscription($since: String) {
   events(since: $since) { cursor event { ... on MessageEvent { message { id body { ... on TextBody { text } } } } } }
 }`;
 
-/** Opens a graphql-ws connection and an events stream; `onText` sees every message text delivered. */
-export async function listen(
-  url: string,
-  token: string,
-  since: string | undefined,
-  onText: (text: string) => void,
-): Promise<Client> {
+/** An open graphql-ws connection, as an app holds one. */
+export async function connectClient(url: string, token: string): Promise<Client> {
   const client = createClient({
     url: url.replace(/^http/, "ws"),
     webSocketImpl: WebSocket,
@@ -112,6 +107,39 @@ export async function listen(
     client.on("connected", () => resolve());
     client.on("closed", (event) => reject(new Error(`closed: ${JSON.stringify(event)}`)));
   });
+  return client;
+}
+
+export type Transport = "ws" | "http";
+
+/** A function that sends a text message as `token`'s user, over the app's socket or over HTTP. */
+export async function sender(url: string, token: string, transport: Transport) {
+  if (transport === "http") {
+    return (to: string, text: string) => request(url, SEND, { to, text }, token).then(() => undefined);
+  }
+  const client = await connectClient(url, token);
+  const send = (to: string, text: string) =>
+    new Promise<void>((resolve, reject) => {
+      client.subscribe(
+        { query: SEND, variables: { to, text } },
+        {
+          next: (result) => (result.errors ? reject(new Error(JSON.stringify(result.errors))) : resolve()),
+          error: (error) => reject(error instanceof Error ? error : new Error(JSON.stringify(error))),
+          complete: () => {},
+        },
+      );
+    });
+  return Object.assign(send, { close: () => client.dispose() });
+}
+
+/** Opens a graphql-ws connection and an events stream; `onText` sees every message text delivered. */
+export async function listen(
+  url: string,
+  token: string,
+  since: string | undefined,
+  onText: (text: string) => void,
+): Promise<Client> {
+  const client = await connectClient(url, token);
   client.subscribe<any>(
     { query: STREAM, variables: since === undefined ? {} : { since } },
     {

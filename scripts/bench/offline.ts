@@ -1,4 +1,4 @@
-import { type BenchServer, createUsers, listen, request, SEND } from "./harness.js";
+import { type BenchServer, createUsers, listen, request, sender } from "./harness.js";
 
 // One user offline while N messages arrive for them, then a device connects with its cursor; the
 // catch-up time runs from subscribing to the N-th message delivered.
@@ -11,12 +11,11 @@ export async function runOffline(server: BenchServer, options: OfflineOptions) {
   const [receiver] = await createUsers(server.url, 1, "offline");
   const senders = await createUsers(server.url, 8, "os");
   const since = (await request(server.url, "{ eventCursor }", {}, receiver!.token)).eventCursor as string;
+  const sends = await Promise.all(senders.map((user) => sender(server.url, user.token, "ws")));
   const fillStart = performance.now();
   await Promise.all(
-    senders.map(async (sender, s) => {
-      for (let i = s; i < options.messages; i += senders.length) {
-        await request(server.url, SEND, { to: receiver!.username, text: `o${i}` }, sender.token);
-      }
+    sends.map(async (send, s) => {
+      for (let i = s; i < options.messages; i += senders.length) await send(receiver!.username, `o${i}`);
     }),
   );
   const fillSeconds = (performance.now() - fillStart) / 1000;
@@ -36,6 +35,7 @@ export async function runOffline(server: BenchServer, options: OfflineOptions) {
   await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 120_000))]);
   const catchUpSeconds = (performance.now() - begin) / 1000;
   await client.dispose();
+  await Promise.all(sends.map((send) => ("close" in send ? send.close() : undefined)));
   return {
     workload: "offline",
     mode: server.mode,

@@ -295,6 +295,8 @@ export async function deviceEvents(
       signals.pollDue = true;
       signals.notify();
     }, POLL_MS);
+    // A full page means the log may hold more: read on without waiting for a wake-up.
+    let more = backlog.length === PAGE;
     try {
       while (!stopped && !signals.ended) {
         const seen = signals.mark();
@@ -302,22 +304,22 @@ export async function deviceEvents(
         if (backlog.length === 0 && signals.inbox.size > 0) {
           ({ events: backlog, messages: carried } = signals.takeFrom(position));
         }
-        if (backlog.length === 0 && (signals.announced > position || signals.pollDue)) {
+        if (backlog.length === 0 && (more || signals.announced > position || signals.pollDue)) {
           signals.pollDue = false;
           backlog = await readEvents(ctx, user.id, position, PAGE);
+          more = backlog.length === PAGE;
           if (backlog.length > 0 && backlog[0]!.seq !== position + 1n) throw cursorExpired();
           // Only a wake-up from another deployment sharing the Redis could announce what is not there.
           if (backlog.length === 0 && signals.announced > position) signals.announced = position;
         }
         if (backlog.length > 0) {
-          const fullPage = backlog.length === PAGE;
           for (const envelope of await render(ctx, backlog, carried)) {
             if (stopped || signals.ended) break;
             await push(envelope);
             position = BigInt(envelope.cursor!);
           }
           backlog = [];
-          if (fullPage) continue;
+          if (more) continue;
         }
         while (signals.ephemeral.length > 0 && !stopped && !signals.ended) {
           await push(signals.ephemeral.shift()!);
