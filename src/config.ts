@@ -36,6 +36,9 @@ export interface Config {
   maxUploadBytes: number;
   /** Prefix for download URLs handed to clients, e.g. https://chat.example.com; relative without it. */
   publicUrl: string | undefined;
+  /** A LibreTranslate-compatible endpoint for translateMessage; without it translation is off. */
+  translateUrl: string | undefined;
+  translateApiKey: string | undefined;
   graphiql: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
@@ -124,6 +127,8 @@ export function loadConfig(env: Env = process.env): Config {
     attachmentsDir: text(env, "ATTACHMENTS_DIR") ?? defaultAttachmentsDir(text(env, "DATA_DIR") ?? "./data"),
     maxUploadBytes: integer(env, "MAX_UPLOAD_BYTES", 20 * 1024 * 1024, 1, 2 * 1024 * 1024 * 1024),
     publicUrl: text(env, "PUBLIC_URL")?.replace(/\/+$/, ""),
+    translateUrl: text(env, "TRANSLATE_URL"),
+    translateApiKey: text(env, "TRANSLATE_API_KEY"),
     graphiql: boolean(env, "GRAPHIQL", true),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
   };

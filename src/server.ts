@@ -28,6 +28,7 @@ import { createRateLimiter } from "./pubsub/rate-limit.js";
 import { connectRedis, type RedisClients } from "./pubsub/redis.js";
 import { CloseCode, ConnectionRegistry, delay, type LiveConnection } from "./realtime/connections.js";
 import { DOWNLOAD_PATH, loadSigningKey, serveDownload } from "./resolvers/attachments.js";
+import { scheduleRetention } from "./resolvers/event-log.js";
 import { toClientError } from "./schema/errors.js";
 import { schema } from "./schema/index.js";
 import { parseBearer } from "./security/tokens.js";
@@ -229,6 +230,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
   );
 
   let url = "";
+  let stopRetention = () => {};
   return {
     services,
     get url() {
@@ -243,10 +245,12 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host === "0.0.0.0" ? "localhost" : host}:${address.port}/graphql`;
       log.info("Server listening", { url, storage: db.mode, pubsub: redis ? "redis" : "in-process" });
+      stopRetention = scheduleRetention(services);
     },
     async stop() {
       if (draining) return;
       draining = true;
+      stopRetention();
       log.info("Draining");
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       for (const socket of wsServer.clients) socket.close(CloseCode.GoingAway, "Server shutting down");

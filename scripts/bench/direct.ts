@@ -1,4 +1,12 @@
-import { type BenchServer, createUsers, listen, percentile, sender, sleep, type Transport } from "./harness.js";
+import {
+  type BenchServer,
+  createUsers,
+  listen,
+  percentile,
+  sender,
+  sleep,
+  type Transport,
+} from "./harness.js";
 
 // Pairs of users; each sender sends to its receiver at a share of the target rate (open loop: sends
 // start on schedule whether or not earlier ones finished). Latency runs from the send call to the

@@ -27,9 +27,16 @@ export interface DirectTarget {
 
 export type Target = DirectTarget;
 
-/** Resolves a ChatTarget for the calling user; NOT_FOUND for anything they cannot address. */
-export async function resolveTarget(ctx: Context, target: ChatTargetInput): Promise<Target> {
-  const { user } = requireUser(ctx);
+/**
+ * Resolves a ChatTarget for the calling user (or for `asUserId`, when the app server acts for
+ * someone); NOT_FOUND for anything they cannot address.
+ */
+export async function resolveTarget(
+  ctx: Context,
+  target: ChatTargetInput,
+  asUserId: string = requireUser(ctx).user.id,
+): Promise<Target> {
+  const user = { id: asUserId };
   if (target.user != null) {
     const name = check.maybeUsername(target.user);
     const peer = name ? await userNamed(ctx, name) : null;

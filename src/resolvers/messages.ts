@@ -1,7 +1,7 @@
 import type { Context } from "../context.js";
 import { AppError, badInput, forbidden } from "../errors.js";
 import { type Message, type MessageType, Prisma, type User } from "../generated/prisma/client.js";
-import { requireUser } from "./access.js";
+import { requireAdmin, requireUser } from "./access.js";
 import { isUniqueViolation } from "./accounts.js";
 import {
   type ChatTargetInput,
@@ -42,10 +42,23 @@ export async function sendMessage(ctx: Context, input: SendMessageInput): Promis
   return sendAs(ctx, user, input);
 }
 
+/** The app server sends as one of its users (system notices, messages on a user's behalf). */
+export async function adminSendMessage(
+  ctx: Context,
+  from: string,
+  input: SendMessageInput,
+): Promise<MessageRecord> {
+  requireAdmin(ctx);
+  const name = check.maybeUsername(from);
+  const sender = name ? await ctx.prisma.user.findUnique({ where: { username: name } }) : null;
+  if (!sender || sender.deletedAt) throw new AppError("NOT_FOUND", `No user named "${from}"`);
+  return sendAs(ctx, sender, input);
+}
+
 /** Sends as `sender`: the signed-in user, or whoever the app server sends for (adminSendMessage). */
 export async function sendAs(ctx: Context, sender: User, input: SendMessageInput): Promise<MessageRecord> {
   if (sender.bannedAt) throw new AppError("USER_BANNED", "A banned user cannot send messages");
-  const target = await resolveTarget(ctx, input.to);
+  const target = await resolveTarget(ctx, input.to, sender.id);
   if (input.targets != null) throw badInput("targets is for group and room messages", "targets");
   const prepared = await prepareBody(ctx, sender.id, input.body);
   const ext =
@@ -83,7 +96,7 @@ export async function sendAs(ctx: Context, sender: User, input: SendMessageInput
     if (stored) return stored;
     // The cached username pointed at a user since deleted: look again, once.
     forgetUsername(ctx.services, target.peer.username);
-    const fresh = await resolveTarget(ctx, input.to);
+    const fresh = await resolveTarget(ctx, input.to, sender.id);
     const retried = await storeDirectMessage(ctx, {
       ...message,
       chatId: await ensureChat(ctx, fresh),

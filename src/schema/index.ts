@@ -7,6 +7,7 @@ import "./chats.js";
 import "./attachments.js";
 import "./messages.js";
 import "./conversations.js";
+import "./search.js";
 import "./events.js";
 
 export const schema = builder.toSchema();

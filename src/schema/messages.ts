@@ -344,6 +344,20 @@ builder.mutationFields((t) => ({
     },
     resolve: (_root, args, ctx) => messages.sendMessage(ctx, args),
   }),
+  adminSendMessage: t.field({
+    type: MessageRef,
+    authScopes: { admin: true },
+    description:
+      "App server only: sends as the user named by from (system notices, messages on their behalf).",
+    args: {
+      from: t.arg.string({ required: true }),
+      to: t.arg({ type: ChatTargetRef, required: true }),
+      body: t.arg({ type: MessageBodyInputRef, required: true }),
+      clientMessageId: t.arg.string(),
+      ext: t.arg({ type: "JSON" }),
+    },
+    resolve: (_root, { from, ...input }, ctx) => messages.adminSendMessage(ctx, from, input),
+  }),
   recallMessage: t.field({
     type: MessageRef,
     authScopes: { user: true, admin: true },
