@@ -99,6 +99,39 @@ describe("conversations", () => {
     );
   });
 
+  it("answers NOT_FOUND for conversations the caller does not have, and leaves nothing behind", async () => {
+    const me = await signUp(url);
+    const stranger = await signUp(url);
+    const target = { u: stranger.username };
+    for (const mutation of [
+      `mutation($u: String!) { pinConversation(conversation: { user: $u }, pinned: true) { id } }`,
+      `mutation($u: String!) { markConversation(conversation: { user: $u }, add: ["x"]) { id } }`,
+      `mutation($u: String!) { deleteConversation(conversation: { user: $u }) }`,
+      `mutation($u: String!) { clearConversationHistory(conversation: { user: $u }) }`,
+      `mutation($u: String!) { markConversationRead(conversation: { user: $u }) { id } }`,
+      `mutation($u: String!) { deleteMessages(conversation: { user: $u }, messageIds: ["1"]) }`,
+    ]) {
+      await fails("NOT_FOUND", url, mutation, target, me.token);
+    }
+    await fails(
+      "NOT_FOUND",
+      url,
+      `mutation { pinConversation(conversation: { group: "g1" }, pinned: true) { id } }`,
+      {},
+      me.token,
+    );
+    await fails(
+      "BAD_USER_INPUT",
+      url,
+      `mutation { pinConversation(conversation: { user: "a", group: "g1" }, pinned: true) { id } }`,
+      {},
+      me.token,
+    );
+    const list = await ok(url, LIST, {}, me.token);
+    assert.deepEqual(peers(list), []);
+    assert.equal((await ok(url, "{ sync { events { cursor } } }", {}, me.token)).sync.events.length, 0);
+  });
+
   it("caps pinned conversations at 50", async () => {
     const me = await signUp(url);
     const others = await Promise.all(Array.from({ length: 51 }, () => signUp(url)));
