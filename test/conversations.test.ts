@@ -4,7 +4,14 @@ import type { App } from "../src/server.js";
 import { startApp, type TestServer } from "./helpers/app.js";
 import { connect, fails, ok } from "./helpers/client.js";
 import { signIn, signUp } from "./helpers/factories.js";
-import { CONVERSATION_FIELDS, cursorOf, HISTORY, sendText, streamEvents } from "./helpers/messaging.js";
+import {
+  CONVERSATION_FIELDS,
+  cursorOf,
+  follow,
+  HISTORY,
+  sendText,
+  streamEvents,
+} from "./helpers/messaging.js";
 
 let server: TestServer & { app: App };
 let url: string;
@@ -185,9 +192,7 @@ describe("receipts", () => {
   it("moves the sender's status SENT → DELIVERED → READ and tells the sender's devices", async () => {
     const alice = await signUp(url);
     const bob = await signUp(url);
-    const aliceSocket = connect(url, alice.token);
-    await aliceSocket.connected;
-    const aliceEvents = streamEvents(aliceSocket, await cursorOf(url, alice.token));
+    const { socket: aliceSocket, events: aliceEvents } = await follow(url, alice);
     const first = await sendText(url, alice.token, bob.username, "one");
     const second = await sendText(url, alice.token, bob.username, "two");
     await aliceEvents.next();

@@ -5,6 +5,7 @@ import { connect, fails, ok } from "./helpers/client.js";
 import { adminToken, signIn, signUp } from "./helpers/factories.js";
 import {
   cursorOf,
+  follow,
   HISTORY,
   historyTexts,
   MESSAGE_FIELDS,
@@ -92,9 +93,7 @@ describe("recall", () => {
   it("recalls for everyone who had it, drops the body and the unread count", async () => {
     const alice = await signUp(url);
     const bob = await signUp(url);
-    const bobSocket = connect(url, bob.token);
-    await bobSocket.connected;
-    const bobEvents = streamEvents(bobSocket, await cursorOf(url, bob.token));
+    const { socket: bobSocket, events: bobEvents } = await follow(url, bob);
     const sent = await sendText(url, alice.token, bob.username, "oops");
     await bobEvents.next();
     assert.equal((await ok(url, UNREAD, {}, bob.token)).totalUnread, 1);
@@ -143,9 +142,7 @@ describe("edit", () => {
   it("edits text by the sender at most 10 times and tells both sides", async () => {
     const alice = await signUp(url);
     const bob = await signUp(url);
-    const bobSocket = connect(url, bob.token);
-    await bobSocket.connected;
-    const bobEvents = streamEvents(bobSocket, await cursorOf(url, bob.token));
+    const { socket: bobSocket, events: bobEvents } = await follow(url, bob);
     const sent = await sendText(url, alice.token, bob.username, "draft");
     await bobEvents.next();
     const edited = (await ok(url, EDIT, { id: sent.id, body: { text: { text: "final" } } }, alice.token))

@@ -1,4 +1,4 @@
-import { ok, type Socket, subscribe } from "./client.js";
+import { connect, ok, type Socket, subscribe } from "./client.js";
 
 // Shared GraphQL documents and helpers for the messaging tests.
 
@@ -78,4 +78,12 @@ export function streamEvents(socket: Socket, since?: string | null) {
 
 export async function cursorOf(url: string, token: string): Promise<string> {
   return (await ok(url, "{ eventCursor }", {}, token)).eventCursor;
+}
+
+/** A device's open connection with its events stream, starting at the user's current cursor. */
+export async function follow(url: string, session: { token: string }) {
+  const socket = connect(url, session.token);
+  await socket.connected;
+  const events = streamEvents(socket, await cursorOf(url, session.token));
+  return { socket, events };
 }
