@@ -2,16 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { App } from "../src/server.js";
 import { startApp, type TestServer } from "./helpers/app.js";
-import { connect, fails, ok } from "./helpers/client.js";
+import { fails, ok } from "./helpers/client.js";
 import { signIn, signUp } from "./helpers/factories.js";
-import {
-  CONVERSATION_FIELDS,
-  cursorOf,
-  follow,
-  HISTORY,
-  sendText,
-  streamEvents,
-} from "./helpers/messaging.js";
+import { CONVERSATION_FIELDS, follow, HISTORY, sendText } from "./helpers/messaging.js";
 
 let server: TestServer & { app: App };
 let url: string;
@@ -228,9 +221,7 @@ describe("receipts", () => {
     const alice = await signUp(url);
     const bob = await signUp(url);
     const bobTablet = await signIn(url, bob.username, "ipad");
-    const tablet = connect(url, bobTablet.token);
-    await tablet.connected;
-    const tabletEvents = streamEvents(tablet, await cursorOf(url, bob.token));
+    const { socket: tablet, events: tabletEvents } = await follow(url, bobTablet);
     const sent = [];
     for (const text of ["a", "b", "c"]) sent.push(await sendText(url, alice.token, bob.username, text));
     for (let i = 0; i < 3; i++) await tabletEvents.next();

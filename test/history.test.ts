@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startApp, type TestServer } from "./helpers/app.js";
-import { connect, fails, ok } from "./helpers/client.js";
+import { fails, ok } from "./helpers/client.js";
 import { adminToken, signIn, signUp } from "./helpers/factories.js";
-import {
-  cursorOf,
-  follow,
-  HISTORY,
-  historyTexts,
-  MESSAGE_FIELDS,
-  SEND,
-  sendText,
-  streamEvents,
-} from "./helpers/messaging.js";
+import { follow, HISTORY, historyTexts, MESSAGE_FIELDS, SEND, sendText } from "./helpers/messaging.js";
 
 let server: TestServer;
 let url: string;
@@ -212,9 +203,7 @@ describe("one-sided deletion", () => {
     const alice = await signUp(url);
     const bob = await signUp(url);
     const bobTablet = await signIn(url, bob.username, "ipad");
-    const tablet = connect(url, bobTablet.token);
-    await tablet.connected;
-    const tabletEvents = streamEvents(tablet, await cursorOf(url, bob.token));
+    const { socket: tablet, events: tabletEvents } = await follow(url, bobTablet);
     const one = await sendText(url, alice.token, bob.username, "one");
     const two = await sendText(url, alice.token, bob.username, "two");
     await tabletEvents.next();
