@@ -15,8 +15,8 @@ export interface SessionEndedMessage {
 export interface StreamAdvancedMessage {
   seq: string;
   events: WireEvent[];
-  /** The message of a MESSAGE event, as messageToWire makes it. */
-  message?: Record<string, unknown>;
+  /** The messages of its MESSAGE events, as messageToWire makes them. */
+  messages?: Record<string, unknown>[];
 }
 
 export interface WireEvent {

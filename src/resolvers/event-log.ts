@@ -89,12 +89,17 @@ async function insertEvents(tx: Tx, heads: Map<string, bigint>, events: NewEvent
   return written;
 }
 
-/** After the commit: tells each user's streams, with the events themselves for those one step behind. */
-export function wakeStreams(services: Services, written: Written[], message?: MessageRecord): void {
+/** After the commit: tells each user's streams, with the events (and their messages) for those one step behind. */
+export function wakeStreams(services: Services, written: Written[], messages: MessageRecord[] = []): void {
   const byUser = new Map<string, Written[]>();
   for (const event of written) byUser.set(event.userId, [...(byUser.get(event.userId) ?? []), event]);
-  const wireMessage = message ? messageToWire(message) : undefined;
+  const wire = new Map(messages.map((message) => [message.id, messageToWire(message)]));
   for (const [userId, events] of byUser) {
+    const carried = events.flatMap((event) => {
+      const message =
+        event.messageId === undefined || event.messageId === null ? undefined : wire.get(event.messageId);
+      return message ? [message] : [];
+    });
     services.pubsub.publish("streamAdvanced", userId, {
       seq: events.at(-1)!.seq.toString(),
       events: events.map((event) => ({
@@ -105,7 +110,7 @@ export function wakeStreams(services: Services, written: Written[], message?: Me
         data: event.data ?? null,
         createdAt: event.createdAt.toISOString(),
       })),
-      message: wireMessage,
+      ...(carried.length > 0 ? { messages: carried } : {}),
     });
   }
 }

@@ -211,7 +211,7 @@ class Signals {
     if (position > this.announced) this.announced = position;
     if (this.inbox.size < INBOX_LIMIT) {
       for (const event of eventsFromWire(message.events)) this.inbox.set(event.seq, event);
-      if (message.message) this.carried.set(String(message.message.id), messageFromWire(message.message));
+      for (const wire of message.messages ?? []) this.carried.set(String(wire.id), messageFromWire(wire));
     }
     this.notify();
   }

@@ -1,13 +1,15 @@
-import type { Context } from "../context.js";
+import type { Context, Services } from "../context.js";
 import { messageFromRow } from "../db/rows.js";
 import { sql } from "../db/sql.js";
 import type { Message, MessageType } from "../generated/prisma/client.js";
-import { wakeStreams } from "./event-log.js";
+import { type Written, wakeStreams } from "./event-log.js";
 
-// The hot path: storing a direct message is one SQL statement, so it is one round trip and needs no
-// interactive transaction. It keeps withEvents' rules (event-log.ts): the stream heads of both users
-// are locked first, in id order, and only then is the message id taken, so ids in a chat commit in
-// order; the message, both conversations, both events and the heads commit together.
+// The hot path. Storing direct messages is one SQL statement, so it is one round trip with no
+// interactive transaction, and sends that arrive while one is running go together in the next
+// (group commit): under load a batch costs about what one message does. The statement keeps
+// withEvents' rules (event-log.ts): the stream heads of everyone involved are locked first, in id
+// order, and only then are message ids taken, so ids in a chat commit in order; messages,
+// conversations, events and heads commit together.
 
 export interface NewDirectMessage {
   chatId: string;
@@ -26,58 +28,160 @@ export interface NewDirectMessage {
   searchText: string | null;
 }
 
-type StoredRow = Record<string, unknown> & { heads: { userId: string; seq: string }[] };
+const MAX_BATCH = 100;
 
-/** Null, with nothing written, when the recipient is no longer the live user of that username. */
-export async function storeDirectMessage(ctx: Context, input: NewDirectMessage): Promise<Message | null> {
-  const users = [input.senderId, input.recipientId].sort();
-  const [row] = await ctx.services.db.query<StoredRow>(sql`
-    WITH heads AS (
+interface Pending {
+  input: NewDirectMessage;
+  resolve: (message: Message | null) => void;
+  reject: (error: unknown) => void;
+}
+
+/** One queue per server: at most one batch statement in flight, the next forming behind it. */
+const queues = new WeakMap<Services, { pending: Pending[]; running: boolean }>();
+
+/**
+ * Stores the message. Null, with nothing written, when the recipient is no longer the live user of
+ * that username, or when the sender already sent this clientMessageId (the caller looks both up).
+ */
+export function storeDirectMessage(ctx: Context, input: NewDirectMessage): Promise<Message | null> {
+  let queue = queues.get(ctx.services);
+  if (!queue) {
+    queue = { pending: [], running: false };
+    queues.set(ctx.services, queue);
+  }
+  const current = queue;
+  return new Promise((resolve, reject) => {
+    current.pending.push({ input, resolve, reject });
+    if (!current.running) void drain(ctx.services, current);
+  });
+}
+
+async function drain(services: Services, queue: { pending: Pending[]; running: boolean }) {
+  queue.running = true;
+  try {
+    while (queue.pending.length > 0) {
+      const batch = queue.pending.splice(0, MAX_BATCH);
+      try {
+        const stored = await storeBatch(
+          services,
+          batch.map((item) => item.input),
+        );
+        batch.forEach((item, i) => item.resolve(stored[i]!));
+      } catch (error) {
+        if (batch.length === 1) {
+          batch[0]!.reject(error);
+          continue;
+        }
+        // One bad message (a clientMessageId raced by a retry) fails the statement: go one by one.
+        for (const item of batch) {
+          await storeBatch(services, [item.input]).then(([message]) => item.resolve(message!), item.reject);
+        }
+      }
+    }
+  } finally {
+    queue.running = false;
+  }
+}
+
+type StoredRow = Record<string, unknown> & {
+  heads: { userId: string; last: string; count: number }[];
+  accepted: number[];
+};
+
+async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promise<(Message | null)[]> {
+  const column = <T>(pick: (input: NewDirectMessage) => T) => inputs.map(pick);
+  const rows = await services.db.query<StoredRow>(sql`
+    WITH input AS (
+      SELECT * FROM unnest(
+        ${column((i) => i.chatId)}::uuid[], ${column((i) => i.senderId)}::uuid[],
+        ${column((i) => i.recipientId)}::uuid[], ${column((i) => i.recipientUsername)}::text[],
+        ${column((i) => i.clientMessageId)}::text[], ${column((i) => i.type)}::text[],
+        ${column((i) => JSON.stringify(i.body))}::text[], ${column((i) => JSON.stringify(i.ext))}::text[],
+        ${column((i) => JSON.stringify(i.mentions))}::text[], ${column((i) => i.mentionAll)}::bool[],
+        ${column((i) => i.requestReadReceipts)}::bool[], ${column((i) => JSON.stringify(i.attachmentIds))}::text[],
+        ${column((i) => i.searchText)}::text[]
+      ) WITH ORDINALITY AS i("chatId", "senderId", "recipientId", "recipientUsername", "clientMessageId", type,
+        body, ext, mentions, "mentionAll", "requestReadReceipts", "attachmentIds", "searchText", k)
+    ), valid AS (
+      SELECT i.* FROM input i
+      WHERE EXISTS (SELECT 1 FROM "User" u WHERE u.id = i."recipientId"
+          AND u.username = i."recipientUsername" AND u."deletedAt" IS NULL)
+        AND (i."clientMessageId" IS NULL OR NOT EXISTS (SELECT 1 FROM "Message" m
+          WHERE m."senderId" = i."senderId" AND m."clientMessageId" = i."clientMessageId"))
+    ), counts AS (
+      SELECT "userId", count(*) AS n
+      FROM (SELECT "senderId" AS "userId" FROM valid UNION ALL SELECT "recipientId" FROM valid) AS involved
+      GROUP BY "userId"
+    ), heads AS (
       INSERT INTO "UserStream" AS s ("userId", "lastSeq")
-      SELECT id, 1 FROM unnest(${users}::uuid[]) AS id
-      WHERE EXISTS (SELECT 1 FROM "User" WHERE id = ${input.recipientId}::uuid
-        AND username = ${input.recipientUsername} AND "deletedAt" IS NULL)
-      ORDER BY id
-      ON CONFLICT ("userId") DO UPDATE SET "lastSeq" = s."lastSeq" + 1
+      SELECT "userId", n FROM counts ORDER BY "userId"
+      ON CONFLICT ("userId") DO UPDATE SET "lastSeq" = s."lastSeq" + EXCLUDED."lastSeq"
       RETURNING "userId", "lastSeq"
     ), message AS (
-      -- Drawing from the aggregate makes the heads above lock before the id below is taken.
+      -- Drawing from the aggregate makes the heads above lock before the ids below are taken.
       INSERT INTO "Message" ("chatId", "chatType", "senderId", "recipientId", "clientMessageId", type, body, ext,
         mentions, "mentionAll", "requestReadReceipts", "attachmentIds", "searchText", "createdAt")
-      SELECT ${input.chatId}::uuid, 'DIRECT', ${input.senderId}::uuid, ${input.recipientId}::uuid,
-        ${input.clientMessageId}, ${input.type}::"MessageType", ${JSON.stringify(input.body)}::jsonb,
-        ${JSON.stringify(input.ext)}::jsonb, ${input.mentions}::uuid[], ${input.mentionAll},
-        ${input.requestReadReceipts}, ${input.attachmentIds}::uuid[], ${input.searchText}, now()
-      FROM (SELECT count(*) AS locked FROM heads) AS h WHERE h.locked = 2
+      SELECT v."chatId", 'DIRECT', v."senderId", v."recipientId", v."clientMessageId", v.type::"MessageType",
+        v.body::jsonb, v.ext::jsonb, ARRAY(SELECT jsonb_array_elements_text(v.mentions::jsonb))::uuid[],
+        v."mentionAll", v."requestReadReceipts",
+        ARRAY(SELECT jsonb_array_elements_text(v."attachmentIds"::jsonb))::uuid[], v."searchText", now()
+      FROM valid v, (SELECT count(*) AS locked FROM heads) AS h
+      ORDER BY v.k
       RETURNING *
+    ), sides AS (
+      SELECT id, "chatId", "createdAt", "senderId" AS "userId", "recipientId" AS "peerId", 0 AS unread FROM message
+      UNION ALL
+      SELECT id, "chatId", "createdAt", "recipientId", "senderId", 1 FROM message
+    ), events AS (
+      INSERT INTO "UserEvent" ("userId", seq, kind, "chatId", "messageId", "createdAt")
+      SELECT s."userId", h."lastSeq" - c.n + row_number() OVER (PARTITION BY s."userId" ORDER BY s.id),
+        'MESSAGE', s."chatId", s.id, s."createdAt"
+      FROM sides s JOIN heads h USING ("userId") JOIN counts c USING ("userId")
     ), conversations AS (
-      INSERT INTO "Conversation" ("userId", "chatId", "chatType", "peerId", "unreadCount", "lastMessageId", "activityAt", "updatedAt")
-      SELECT side."userId", m."chatId", 'DIRECT', side."peerId", side.unread, m.id, m."createdAt", m."createdAt"
-      FROM message m, (VALUES (${input.senderId}::uuid, ${input.recipientId}::uuid, 0),
-                              (${input.recipientId}::uuid, ${input.senderId}::uuid, 1)) AS side("userId", "peerId", unread)
+      INSERT INTO "Conversation" ("userId", "chatId", "chatType", "peerId", "unreadCount", "lastMessageId",
+        "activityAt", "updatedAt")
+      SELECT "userId", "chatId", 'DIRECT', "peerId", sum(unread)::int, max(id), max("createdAt"), max("createdAt")
+      FROM sides GROUP BY "userId", "chatId", "peerId"
       ON CONFLICT ("userId", "chatId") DO UPDATE SET
         "unreadCount" = "Conversation"."unreadCount" + EXCLUDED."unreadCount",
         "lastMessageId" = EXCLUDED."lastMessageId",
         "activityAt" = EXCLUDED."activityAt",
         "deletedAt" = NULL,
         "updatedAt" = EXCLUDED."updatedAt"
-    ), events AS (
-      INSERT INTO "UserEvent" ("userId", seq, kind, "chatId", "messageId", "createdAt")
-      SELECT h."userId", h."lastSeq", 'MESSAGE', m."chatId", m.id, m."createdAt" FROM heads h, message m
     )
-    SELECT m.*, (SELECT json_agg(json_build_object('userId', "userId", 'seq', "lastSeq"::text)) FROM heads) AS heads
-    FROM message m`);
-  if (!row) return null;
-  const { heads, ...stored } = row;
-  const message = messageFromRow(stored);
-  const written = heads.map((head) => ({
-    userId: head.userId,
-    seq: BigInt(head.seq),
-    kind: "MESSAGE" as const,
-    chatId: message.chatId,
-    messageId: message.id,
-    createdAt: message.createdAt,
-  }));
-  wakeStreams(ctx.services, written, message);
-  return message;
+    SELECT m.*,
+      (SELECT json_agg(json_build_object('userId', h."userId", 'last', h."lastSeq"::text, 'count', c.n))
+        FROM heads h JOIN counts c USING ("userId")) AS heads,
+      (SELECT json_agg(k ORDER BY k) FROM valid) AS accepted
+    FROM message m ORDER BY m.id`);
+  const results: (Message | null)[] = inputs.map(() => null);
+  if (rows.length === 0) return results;
+  // Ids were taken in input order, so the i-th message by id is the i-th accepted input.
+  const messages = rows.map(({ heads: _, accepted: __, ...row }) => messageFromRow(row));
+  rows[0]!.accepted.forEach((k, i) => {
+    results[Number(k) - 1] = messages[i]!;
+  });
+  wakeStreams(services, written(messages, rows[0]!.heads), messages);
+  return results;
+}
+
+/** Each user's events of the batch, numbered as the statement numbered them. */
+function written(messages: Message[], heads: StoredRow["heads"]): Written[] {
+  const next = new Map(heads.map((head) => [head.userId, BigInt(head.last) - BigInt(head.count) + 1n]));
+  const events: Written[] = [];
+  for (const message of messages) {
+    for (const userId of [message.senderId, message.recipientId!]) {
+      const seq = next.get(userId)!;
+      next.set(userId, seq + 1n);
+      events.push({
+        userId,
+        seq,
+        kind: "MESSAGE",
+        chatId: message.chatId,
+        messageId: message.id,
+        createdAt: message.createdAt,
+      });
+    }
+  }
+  return events;
 }

@@ -81,8 +81,6 @@ export async function sendAs(ctx: Context, sender: User, input: SendMessageInput
   };
   if (prepared.type === "COMMAND") return sendCommand(ctx, { ...fields, body: prepared.body });
 
-  const earlier = clientMessageId ? await findByClientId(ctx, sender.id, clientMessageId) : null;
-  if (earlier) return earlier;
   const message = {
     ...fields,
     ext,
@@ -91,9 +89,13 @@ export async function sendAs(ctx: Context, sender: User, input: SendMessageInput
     attachmentIds: prepared.attachmentIds,
     searchText: prepared.searchText,
   };
+  // A retry of a clientMessageId already stored gets the first message back.
+  const earlier = () => (clientMessageId ? findByClientId(ctx, sender.id, clientMessageId) : null);
   try {
     const stored = await storeDirectMessage(ctx, { ...message, recipientUsername: target.peer.username });
     if (stored) return stored;
+    const first = await earlier();
+    if (first) return first;
     // The cached username pointed at a user since deleted: look again, once.
     forgetUsername(ctx.services, target.peer.username);
     const fresh = await resolveTarget(ctx, input.to, sender.id);
@@ -103,12 +105,14 @@ export async function sendAs(ctx: Context, sender: User, input: SendMessageInput
       recipientId: fresh.peer.id,
       recipientUsername: fresh.peer.username,
     });
-    if (!retried) throw new AppError("NOT_FOUND", `No user named "${fresh.peer.username}"`);
-    return retried;
+    if (retried) return retried;
+    const raced = await earlier();
+    if (raced) return raced;
+    throw new AppError("NOT_FOUND", `No user named "${fresh.peer.username}"`);
   } catch (error) {
-    // A retry racing the first attempt: the first one's message is the answer.
-    if (clientMessageId && isUniqueViolation(error)) {
-      const first = await findByClientId(ctx, sender.id, clientMessageId);
+    // Two attempts racing past the check in the statement: the one that lost gets the first's message.
+    if (isUniqueViolation(error)) {
+      const first = await earlier();
       if (first) return first;
     }
     throw error;
