@@ -88,7 +88,10 @@ describe("storing direct messages in batches", () => {
     );
     for (const user of [alice, bob, carol]) {
       const events = await streamOf(user);
-      events.forEach((event: { cursor: bigint }, i: number) => assert.equal(event.cursor, BigInt(i + 1)));
+      assert.deepEqual(
+        events.map((event: { cursor: bigint }) => event.cursor),
+        events.map((_: unknown, i: number) => BigInt(i + 1)),
+      );
     }
     assert.deepEqual(
       (await streamOf(bob)).map((e: { text: string }) => e.text),

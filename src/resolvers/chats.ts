@@ -36,13 +36,12 @@ export async function resolveTarget(
   target: ChatTargetInput,
   asUserId: string = requireUser(ctx).user.id,
 ): Promise<Target> {
-  const user = { id: asUserId };
   if (target.user != null) {
     const name = check.maybeUsername(target.user);
     const peer = name ? await userNamed(ctx, name) : null;
     if (!peer) throw notFound(`No user named "${target.user}"`);
-    if (peer.id === user.id) throw badInput("A direct chat needs another user, not yourself", "user");
-    return { type: "DIRECT", peer, directKey: [user.id, peer.id].sort().join(":") };
+    if (peer.id === asUserId) throw badInput("A direct chat needs another user, not yourself", "user");
+    return { type: "DIRECT", peer, directKey: [asUserId, peer.id].sort().join(":") };
   }
   // Groups, rooms and threads come with their own domains; until then no such id exists.
   const [kind, id] =

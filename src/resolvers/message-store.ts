@@ -66,7 +66,7 @@ async function drain(services: Services, queue: { pending: Pending[]; running: b
           services,
           batch.map((item) => item.input),
         );
-        batch.forEach((item, i) => item.resolve(stored[i]!));
+        for (const [i, item] of batch.entries()) item.resolve(stored[i]!);
       } catch (error) {
         if (batch.length === 1) {
           batch[0]!.reject(error);
@@ -158,9 +158,7 @@ async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promi
   if (rows.length === 0) return results;
   // Ids were taken in input order, so the i-th message by id is the i-th accepted input.
   const messages = rows.map(({ heads: _, accepted: __, ...row }) => messageFromRow(row));
-  rows[0]!.accepted.forEach((k, i) => {
-    results[Number(k) - 1] = messages[i]!;
-  });
+  for (const [i, k] of rows[0]!.accepted.entries()) results[Number(k) - 1] = messages[i]!;
   wakeStreams(services, written(messages, rows[0]!.heads), messages);
   return results;
 }
