@@ -71,7 +71,7 @@ function useRequestErrorCodes(log: Logger): Plugin {
 }
 
 export async function buildApp(config: Config, log: Logger = createLogger(config.logLevel)): Promise<App> {
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, log);
   let redis: RedisClients | undefined;
   try {
     const applied = await db.withMigrationLock((session) => applyMigrations(session, readMigrations(), log));

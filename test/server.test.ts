@@ -11,6 +11,7 @@ import { ROOT, spawnServer, startApp, type TestServer, testStorage } from "./hel
 import { connect, fails, gql, ok } from "./helpers/client.js";
 import { servicesMode } from "./helpers/env.js";
 import { adminToken, PASSWORD, signIn, signUp } from "./helpers/factories.js";
+import { sendText } from "./helpers/messaging.js";
 
 let server: TestServer;
 let url: string;
@@ -100,6 +101,32 @@ describe("failures", () => {
     const ready = await fetch(`${new URL(broken.url).origin}/readyz`);
     assert.equal(ready.status, 503);
     assert.match(((await ready.json()) as { database: string }).database, /failing/);
+  });
+});
+
+describe("PostgreSQL dropping connections", { skip: servicesMode ? false : "needs DATABASE_URL" }, () => {
+  it("keeps serving when the database ends its connections, as on a restart or failover", async () => {
+    const storage = await testStorage();
+    const app = await startApp(storage.env);
+    try {
+      const alice = await signUp(app.url);
+      const bob = await signUp(app.url);
+      await sendText(app.url, alice.token, bob.username, "before");
+      const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+      await admin.connect();
+      const database = new URL(storage.env.DATABASE_URL!).pathname.slice(1);
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [
+        database,
+      ]);
+      await admin.end();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The pool replaces the lost connections; the process is still up and answers.
+      await sendText(app.url, alice.token, bob.username, "after");
+      assert.equal((await ok(app.url, "{ me { username } }", {}, alice.token)).me.username, alice.username);
+    } finally {
+      await app.stop();
+      await storage.cleanup();
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
+import type { Logger } from "../logger.js";
 import type { SqlSession } from "./migrate.js";
 import type { SqlStatement } from "./sql.js";
 
@@ -52,15 +53,18 @@ function countingClient(adapter: SqlDriverAdapterFactory) {
 // An arbitrary constant shared by every instance: pg_advisory_lock keys are global to the database.
 const MIGRATION_LOCK_KEY = 7_204_118_335;
 
-export async function openDatabase(config: Config): Promise<Database> {
+export async function openDatabase(config: Config, log?: Logger): Promise<Database> {
   return config.databaseUrl
-    ? openPostgres(config.databaseUrl, config.databasePoolSize)
+    ? openPostgres(config.databaseUrl, config.databasePoolSize, log)
     : openEmbedded(config.dataDir);
 }
 
-async function openPostgres(connectionString: string, max: number): Promise<Database> {
+async function openPostgres(connectionString: string, max: number, log?: Logger): Promise<Database> {
   // One pool, shared by Prisma and the hot-path statements.
   const pool = new pg.Pool({ connectionString, max });
+  // An idle connection the server drops (a restart, a failover) is replaced on next use; without a
+  // listener its error would end the process.
+  pool.on("error", (error) => log?.warn("PostgreSQL connection lost", { error: error.message }));
   const { prisma, counter } = countingClient(new PrismaPg(pool));
   return {
     mode: "postgres",
