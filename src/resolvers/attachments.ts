@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import path from "node:path";
 import type { Context, Services } from "../context.js";
@@ -26,16 +26,22 @@ export async function uploadFile(ctx: Context, file: File): Promise<Attachment> 
   const partial = path.join(attachmentsDir, `${id}.partial`);
   await writeFile(partial, bytes);
   await rename(partial, filePath(ctx.services, id));
-  return ctx.prisma.attachment.create({
-    data: {
-      id,
-      uploaderId: user.id,
-      name: cleanName(file.name),
-      size: bytes.length,
-      mimeType: file.type || "application/octet-stream",
-      sha256: createHash("sha256").update(bytes).digest("hex"),
-    },
-  });
+  try {
+    return await ctx.prisma.attachment.create({
+      data: {
+        id,
+        uploaderId: user.id,
+        name: cleanName(file.name),
+        size: bytes.length,
+        mimeType: file.type || "application/octet-stream",
+        sha256: createHash("sha256").update(bytes).digest("hex"),
+      },
+    });
+  } catch (error) {
+    // No row, no file: nothing could ever hand out a link to it.
+    await rm(filePath(ctx.services, id), { force: true });
+    throw error;
+  }
 }
 
 export function uploadTooLarge(max: number, size?: number) {
