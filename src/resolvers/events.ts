@@ -28,8 +28,6 @@ export type EventPayload =
     }
   | { __typename: "ConversationEvent"; kind: ConversationChange; chatId: string };
 
-export type SessionEventPayload = Extract<EventPayload, { __typename: "SessionEvent" }>;
-
 export interface EventEnvelope {
   /** Position in the user's durable stream; null for ephemeral events, which are never replayed. */
   cursor: string | null;

@@ -1,8 +1,8 @@
+import { messageFromRow } from "../db/rows.js";
 import type { MessageRecord } from "./messages.js";
 
-// Messages cross the pubsub as JSON (between instances over Redis): bigints and dates as strings.
-
-const DATES = ["createdAt", "editedAt", "recalledAt", "deliveredAt", "readAt"] as const;
+// Messages cross the pubsub as JSON (between instances over Redis): bigints and dates as strings,
+// turned back the way rows read through the driver are.
 
 export function messageToWire(message: MessageRecord): Record<string, unknown> {
   return JSON.parse(
@@ -11,7 +11,5 @@ export function messageToWire(message: MessageRecord): Record<string, unknown> {
 }
 
 export function messageFromWire(wire: Record<string, unknown>): MessageRecord {
-  const message = { ...wire, id: BigInt(wire.id as string) } as Record<string, unknown>;
-  for (const key of DATES) message[key] = wire[key] == null ? null : new Date(wire[key] as string);
-  return message as unknown as MessageRecord;
+  return messageFromRow(wire) as MessageRecord;
 }
