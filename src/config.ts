@@ -39,6 +39,12 @@ export interface Config {
   /** A LibreTranslate-compatible endpoint for translateMessage; without it translation is off. */
   translateUrl: string | undefined;
   translateApiKey: string | undefined;
+  /** Contacts per user. */
+  maxContacts: number;
+  /** Direct messages only between contacts. */
+  requireContactForDirect: boolean;
+  /** sendTyping calls a user may make per 10 seconds. */
+  typingRateLimit: number;
   graphiql: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
@@ -129,6 +135,9 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: text(env, "PUBLIC_URL")?.replace(/\/+$/, ""),
     translateUrl: text(env, "TRANSLATE_URL"),
     translateApiKey: text(env, "TRANSLATE_API_KEY"),
+    maxContacts: integer(env, "MAX_CONTACTS", 3000, 1, 100_000),
+    requireContactForDirect: boolean(env, "REQUIRE_CONTACT_FOR_DIRECT", false),
+    typingRateLimit: integer(env, "TYPING_RATE_LIMIT", 10, 1, 1000),
     graphiql: boolean(env, "GRAPHIQL", true),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
   };

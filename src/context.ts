@@ -3,12 +3,13 @@ import type { Config } from "./config.js";
 import type { Database, PrismaClient } from "./db/client.js";
 import { deviceFromRow, userFromRow } from "./db/rows.js";
 import { sql } from "./db/sql.js";
-import type { Attachment, Conversation, Device, Message, User } from "./generated/prisma/client.js";
+import type { Attachment, Contact, Conversation, Device, Message, User } from "./generated/prisma/client.js";
 import type { Logger } from "./logger.js";
 import type { PubSub } from "./pubsub/index.js";
 import type { PresenceStore } from "./pubsub/presence.js";
 import type { RateLimiter } from "./pubsub/rate-limit.js";
 import type { LiveConnection } from "./realtime/connections.js";
+import { type PresenceView, presenceOf } from "./resolvers/presence.js";
 import { hashToken, tokenKind } from "./security/tokens.js";
 
 /** What lives as long as the server: built once in server.ts, shared by every request. */
@@ -67,6 +68,10 @@ export interface Loaders {
   /** chatId → the viewer's conversation in it. */
   conversations: DataLoader<string, Conversation | null>;
   attachments: DataLoader<string, Attachment | null>;
+  /** userId → that user's presence as the viewer may see it. */
+  presence: DataLoader<string, PresenceView>;
+  /** userId → the viewer's contact entry for them. */
+  contacts: DataLoader<string, Contact | null>;
 }
 
 export function createLoaders(services: Services, viewer: Viewer): Loaders {
@@ -76,7 +81,7 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
     return keys.map((key) => found.get(String(key)) ?? null);
   };
   const viewerId = viewer.kind === "user" ? viewer.user.id : undefined;
-  return {
+  const loaders: Loaders = {
     onlineDevices: new DataLoader(async (userIds) => {
       const online = await services.presence.onlineDevices(userIds);
       return userIds.map((id) => online.get(id) ?? new Set<string>());
@@ -105,7 +110,18 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
     attachments: new DataLoader(async (ids) =>
       byKey(ids, await prisma.attachment.findMany({ where: { id: { in: [...ids] } } }), (row) => row.id),
     ),
+    presence: new DataLoader((ids) => presenceOf({ services, prisma, viewer, loaders }, ids)),
+    contacts: new DataLoader(async (ids) =>
+      viewerId
+        ? byKey(
+            ids,
+            await prisma.contact.findMany({ where: { ownerId: viewerId, contactId: { in: [...ids] } } }),
+            (contact) => contact.contactId,
+          )
+        : ids.map(() => null),
+    ),
   };
+  return loaders;
 }
 
 export function createContext(

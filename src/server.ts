@@ -28,7 +28,8 @@ import { createRateLimiter } from "./pubsub/rate-limit.js";
 import { connectRedis, type RedisClients } from "./pubsub/redis.js";
 import { CloseCode, ConnectionRegistry, delay, type LiveConnection } from "./realtime/connections.js";
 import { DOWNLOAD_PATH, loadSigningKey, serveDownload } from "./resolvers/attachments.js";
-import { scheduleRetention } from "./resolvers/event-log.js";
+import { announcePresence } from "./resolvers/presence.js";
+import { scheduleRetention } from "./resolvers/retention.js";
 import { toClientError } from "./schema/errors.js";
 import { schema } from "./schema/index.js";
 import { parseBearer } from "./security/tokens.js";
@@ -107,6 +108,11 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     caches: createCaches(),
   };
   const registry = new ConnectionRegistry(services);
+  services.presence.onChange((userId) =>
+    announcePresence(services, userId).catch((error: Error) =>
+      log.warn("Presence announcement failed", { userId, error: error.message }),
+    ),
+  );
 
   const yoga = createYoga<ServerContext, Context>({
     schema,

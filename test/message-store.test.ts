@@ -46,6 +46,8 @@ function input(
     requestReadReceipts: false,
     attachmentIds: [],
     searchText: text,
+    screened: true,
+    contactsOnly: false,
     ...extra,
   };
 }

@@ -28,12 +28,30 @@ export interface WireEvent {
   createdAt: string;
 }
 
-/** An event that is delivered live and never stored (commands; typing and presence later). */
-export interface EphemeralMessage {
-  kind: "COMMAND";
-  /** The command message, as JSON (see resolvers/commands.ts). */
-  payload: Record<string, unknown>;
-  createdAt: string;
+/** An event that is delivered live and never stored: commands, typing, presence. */
+export type EphemeralMessage =
+  | {
+      kind: "COMMAND";
+      /** The command message, as JSON (see resolvers/commands.ts). */
+      payload: Record<string, unknown>;
+      createdAt: string;
+    }
+  | { kind: "TYPING"; payload: TypingPayload; createdAt: string }
+  | { kind: "PRESENCE"; payload: PresencePayload; createdAt: string };
+
+export interface TypingPayload {
+  /** Who is typing. */
+  userId: string;
+  /** The chat they are typing in; null for a direct chat with no messages yet. */
+  chatId: string | null;
+}
+
+export interface PresencePayload {
+  userId: string;
+  online: boolean;
+  status: string | null;
+  ext: Record<string, unknown>;
+  lastSeenAt: string | null;
 }
 
 /** Topic name → [routing id, payload]. */

@@ -106,10 +106,11 @@ export class ConnectionRegistry {
       entry.stop();
       this.byDevice.delete(connection.deviceId);
     }
-    await this.services.presence.disconnected(connection.userId, connection.deviceId, connection.id);
+    // lastSeenAt first, so the presence announcement that may follow shows it.
     await this.services.prisma.device
       .update({ where: { id: connection.deviceId }, data: { lastSeenAt: new Date() } })
       .catch(() => {}); // the device may be gone with its deleted user
+    await this.services.presence.disconnected(connection.userId, connection.deviceId, connection.id);
   }
 
   get size(): number {

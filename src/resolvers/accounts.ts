@@ -193,7 +193,9 @@ export async function changePassword(ctx: Context, input: { old: string; new: st
     throw unauthenticated("The current password (old) is wrong");
   }
   const passwordHash = await hashPassword(next, ctx.services.config.passwordHashCost);
-  await updateUserEndingSessions(ctx.services, user.id, { passwordHash }, "PASSWORD_CHANGED", device.id);
+  await updateUserEndingSessions(ctx.services, user.id, { passwordHash }, "PASSWORD_CHANGED", {
+    keepDeviceId: device.id,
+  });
   return true;
 }
 

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Context } from "../context.js";
 import { AppError, notFound, unauthenticated } from "../errors.js";
-import type { Device, User } from "../generated/prisma/client.js";
+import type { User } from "../generated/prisma/client.js";
 import { newToken } from "../security/tokens.js";
 import { requireAdmin } from "./access.js";
 import {
@@ -12,9 +12,10 @@ import {
   isUniqueViolation,
   type NewUserInput,
   openSession,
-  USERS_LOOKUP_MAX,
 } from "./accounts.js";
 import { forgetUsername } from "./chats.js";
+import { dropRelations } from "./contacts.js";
+import type { PresenceView } from "./presence.js";
 import {
   endSessions,
   notifySessionsEnded,
@@ -125,6 +126,7 @@ export async function adminDeleteUser(ctx: Context, username: string): Promise<b
     user.id,
     { username: `deleted:${user.id}`, deletedAt: new Date(), passwordHash: "!", ext: {}, avatarUrl: null },
     "USER_DELETED",
+    { alsoInTransaction: (tx) => dropRelations(tx, user.id) },
   );
   forgetUsername(ctx.services, user.username);
   return true;
@@ -171,28 +173,9 @@ export async function adminForceLogout(
   return true;
 }
 
-export interface PresenceView {
-  user: User;
-  online: boolean;
-  lastSeenAt: Date | null;
-  devices: Device[];
-}
-
+/** Presence with every user's devices: the app server sees what each user sees of themself. */
 export async function adminOnlineStatus(ctx: Context, usernames: readonly string[]): Promise<PresenceView[]> {
   requireAdmin(ctx);
-  check.list(usernames, "usernames", USERS_LOOKUP_MAX);
   const users = await findUsers(ctx, usernames);
-  const devices = await ctx.prisma.device.findMany({
-    where: { userId: { in: users.map((user) => user.id) }, endedAt: null },
-    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-  });
-  const online = await ctx.services.presence.onlineDevices(users.map((user) => user.id));
-  return users.map((user) => {
-    const own = devices.filter((device) => device.userId === user.id);
-    const lastSeen = own.reduce<Date | null>(
-      (max, d) => (!max || d.lastSeenAt > max ? d.lastSeenAt : max),
-      null,
-    );
-    return { user, online: (online.get(user.id)?.size ?? 0) > 0, lastSeenAt: lastSeen, devices: own };
-  });
+  return ctx.loaders.presence.loadMany(users.map((user) => user.id)) as Promise<PresenceView[]>;
 }

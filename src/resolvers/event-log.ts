@@ -174,21 +174,3 @@ export async function pruneEvents(services: Services, now = new Date()): Promise
     if (removed < PRUNE_BATCH) return total;
   }
 }
-
-const RETENTION_INTERVAL_MS = 3_600_000;
-
-/** Runs pruneEvents soon after start and then hourly; every instance may, deleting twice is harmless. */
-export function scheduleRetention(services: Services): () => void {
-  const run = () =>
-    pruneEvents(services)
-      .then((removed) => removed > 0 && services.log.info("Retention removed old events", { removed }))
-      .catch((error: Error) => services.log.warn("Retention failed", { error: error.message }));
-  const first = setTimeout(run, 10_000);
-  const hourly = setInterval(run, RETENTION_INTERVAL_MS);
-  first.unref();
-  hourly.unref();
-  return () => {
-    clearTimeout(first);
-    clearInterval(hourly);
-  };
-}

@@ -1,8 +1,15 @@
 import { Repeater } from "@repeaterjs/repeater";
 import { type Context, createLoaders } from "../context.js";
 import { AppError, badInput } from "../errors.js";
-import type { EphemeralMessage, SessionEndKind, StreamAdvancedMessage } from "../pubsub/topics.js";
+import type {
+  EphemeralMessage,
+  PresencePayload,
+  SessionEndKind,
+  StreamAdvancedMessage,
+  TypingPayload,
+} from "../pubsub/topics.js";
 import { requireUser } from "./access.js";
+import type { ContactChange } from "./contacts.js";
 import type { ConversationChange } from "./conversations.js";
 import { eventsFromWire, readEvents, type StoredEvent, streamHead } from "./event-log.js";
 import { messageFromWire } from "./message-wire.js";
@@ -26,7 +33,10 @@ export type EventPayload =
       messageIds: string[];
       upTo: string | null;
     }
-  | { __typename: "ConversationEvent"; kind: ConversationChange; chatId: string };
+  | { __typename: "ConversationEvent"; kind: ConversationChange; chatId: string }
+  | { __typename: "ContactEvent"; kind: ContactChange; userId: string; message: string | null }
+  | ({ __typename: "PresenceEvent" } & PresencePayload)
+  | ({ __typename: "TypingEvent" } & TypingPayload);
 
 export interface EventEnvelope {
   /** Position in the user's durable stream; null for ephemeral events, which are never replayed. */
@@ -108,6 +118,13 @@ function toPayload(event: StoredEvent): EventPayload {
         __typename: "ConversationEvent",
         kind: data.kind as ConversationChange,
         chatId: event.chatId!,
+      };
+    case "CONTACT":
+      return {
+        __typename: "ContactEvent",
+        kind: data.kind as ContactChange,
+        userId: data.userId as string,
+        message: (data.message as string | null) ?? null,
       };
   }
 }
@@ -233,9 +250,20 @@ class Signals {
     this.ephemeral.push({
       cursor: null,
       createdAt: new Date(message.createdAt),
-      event: { __typename: "MessageEvent", messageId: 0n, message: messageFromWire(message.payload) },
+      event: ephemeralPayload(message),
     });
     this.notify();
+  }
+}
+
+function ephemeralPayload(message: EphemeralMessage): EventPayload {
+  switch (message.kind) {
+    case "COMMAND":
+      return { __typename: "MessageEvent", messageId: 0n, message: messageFromWire(message.payload) };
+    case "TYPING":
+      return { __typename: "TypingEvent", ...message.payload };
+    case "PRESENCE":
+      return { __typename: "PresenceEvent", ...message.payload };
   }
 }
 

@@ -26,6 +26,10 @@ export interface NewDirectMessage {
   requestReadReceipts: boolean;
   attachmentIds: string[];
   searchText: string | null;
+  /** Refuse (store nothing) if the recipient blocked the sender; false for the app server's sends. */
+  screened: boolean;
+  /** Refuse unless the two are contacts (REQUIRE_CONTACT_FOR_DIRECT). */
+  contactsOnly: boolean;
 }
 
 const MAX_BATCH = 100;
@@ -41,7 +45,8 @@ const queues = new WeakMap<Services, { pending: Pending[]; running: boolean }>()
 
 /**
  * Stores the message. Null, with nothing written, when the recipient is no longer the live user of
- * that username, or when the sender already sent this clientMessageId (the caller looks both up).
+ * that username, when the sender already sent this clientMessageId, or when the recipient blocked
+ * the sender or (contactsOnly) is not their contact; the caller finds out which.
  */
 export function storeDirectMessage(ctx: Context, input: NewDirectMessage): Promise<Message | null> {
   let queue = queues.get(ctx.services);
@@ -99,15 +104,21 @@ async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promi
         ${column((i) => JSON.stringify(i.body))}::text[], ${column((i) => JSON.stringify(i.ext))}::text[],
         ${column((i) => JSON.stringify(i.mentions))}::text[], ${column((i) => i.mentionAll)}::bool[],
         ${column((i) => i.requestReadReceipts)}::bool[], ${column((i) => JSON.stringify(i.attachmentIds))}::text[],
-        ${column((i) => i.searchText)}::text[]
+        ${column((i) => i.searchText)}::text[], ${column((i) => i.screened)}::bool[],
+        ${column((i) => i.contactsOnly)}::bool[]
       ) WITH ORDINALITY AS i("chatId", "senderId", "recipientId", "recipientUsername", "clientMessageId", type,
-        body, ext, mentions, "mentionAll", "requestReadReceipts", "attachmentIds", "searchText", k)
+        body, ext, mentions, "mentionAll", "requestReadReceipts", "attachmentIds", "searchText", screened,
+        "contactsOnly", k)
     ), valid AS (
       SELECT i.* FROM input i
       WHERE EXISTS (SELECT 1 FROM "User" u WHERE u.id = i."recipientId"
           AND u.username = i."recipientUsername" AND u."deletedAt" IS NULL)
         AND (i."clientMessageId" IS NULL OR NOT EXISTS (SELECT 1 FROM "Message" m
           WHERE m."senderId" = i."senderId" AND m."clientMessageId" = i."clientMessageId"))
+        AND NOT (i.screened AND EXISTS (SELECT 1 FROM "Block" b
+          WHERE b."blockerId" = i."recipientId" AND b."blockedId" = i."senderId"))
+        AND NOT (i."contactsOnly" AND NOT EXISTS (SELECT 1 FROM "Contact" c
+          WHERE c."ownerId" = i."senderId" AND c."contactId" = i."recipientId"))
     ), counts AS (
       SELECT "userId", count(*) AS n
       FROM (SELECT "senderId" AS "userId" FROM valid UNION ALL SELECT "recipientId" FROM valid) AS involved

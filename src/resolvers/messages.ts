@@ -12,6 +12,7 @@ import {
   resolveTarget,
 } from "./chats.js";
 import { sendCommand } from "./commands.js";
+import { requireMayMessage } from "./contacts.js";
 import { refreshConversation } from "./conversations.js";
 import { withEvents } from "./event-log.js";
 import { type BodyInput, type BodyType, bodyType, checkMessageSize, prepareBody } from "./message-bodies.js";
@@ -39,7 +40,7 @@ export interface SendMessageInput {
 
 export async function sendMessage(ctx: Context, input: SendMessageInput): Promise<MessageRecord> {
   const { user } = requireUser(ctx);
-  return sendAs(ctx, user, input);
+  return sendAs(ctx, user, input, { screened: true });
 }
 
 /** The app server sends as one of its users (system notices, messages on a user's behalf). */
@@ -52,11 +53,19 @@ export async function adminSendMessage(
   const name = check.maybeUsername(from);
   const sender = name ? await ctx.prisma.user.findUnique({ where: { username: name } }) : null;
   if (!sender || sender.deletedAt) throw new AppError("NOT_FOUND", `No user named "${from}"`);
-  return sendAs(ctx, sender, input);
+  return sendAs(ctx, sender, input, { screened: false });
 }
 
-/** Sends as `sender`: the signed-in user, or whoever the app server sends for (adminSendMessage). */
-export async function sendAs(ctx: Context, sender: User, input: SendMessageInput): Promise<MessageRecord> {
+/**
+ * Sends as `sender`: the signed-in user, or whoever the app server sends for (adminSendMessage).
+ * Users' sends are screened (block list, REQUIRE_CONTACT_FOR_DIRECT); the app server's are not.
+ */
+export async function sendAs(
+  ctx: Context,
+  sender: User,
+  input: SendMessageInput,
+  { screened }: { screened: boolean },
+): Promise<MessageRecord> {
   if (sender.bannedAt) throw new AppError("USER_BANNED", "A banned user cannot send messages");
   const target = await resolveTarget(ctx, input.to, sender.id);
   if (input.targets != null) throw badInput("targets is for group and room messages", "targets");
@@ -79,7 +88,11 @@ export async function sendAs(ctx: Context, sender: User, input: SendMessageInput
     mentionAll: input.mentionAll ?? false,
     requestReadReceipts: input.requestReadReceipts ?? false,
   };
-  if (prepared.type === "COMMAND") return sendCommand(ctx, { ...fields, body: prepared.body });
+  const contactsOnly = screened && ctx.services.config.requireContactForDirect;
+  if (prepared.type === "COMMAND") {
+    if (screened) await requireMayMessage(ctx, sender.id, target.peer);
+    return sendCommand(ctx, { ...fields, body: prepared.body });
+  }
 
   const message = {
     ...fields,
@@ -88,6 +101,8 @@ export async function sendAs(ctx: Context, sender: User, input: SendMessageInput
     body: prepared.body,
     attachmentIds: prepared.attachmentIds,
     searchText: prepared.searchText,
+    screened,
+    contactsOnly,
   };
   // A retry of a clientMessageId already stored gets the first message back.
   const earlier = () => (clientMessageId ? findByClientId(ctx, sender.id, clientMessageId) : null);
@@ -96,6 +111,7 @@ export async function sendAs(ctx: Context, sender: User, input: SendMessageInput
     if (stored) return stored;
     const first = await earlier();
     if (first) return first;
+    if (screened) await requireMayMessage(ctx, sender.id, target.peer);
     // The cached username pointed at a user since deleted: look again, once.
     forgetUsername(ctx.services, target.peer.username);
     const fresh = await resolveTarget(ctx, input.to, sender.id);

@@ -47,11 +47,13 @@ export async function updateUserEndingSessions(
   userId: string,
   data: Prisma.UserUpdateInput,
   kind: SessionEndKind,
-  keepDeviceId?: string,
+  options: { keepDeviceId?: string; alsoInTransaction?: (tx: Tx) => Promise<void> } = {},
 ): Promise<void> {
+  const { keepDeviceId, alsoInTransaction } = options;
   const ended = await services.prisma.$transaction(async (tx) => {
     await lockUser(tx, userId);
     await tx.user.update({ where: { id: userId }, data });
+    await alsoInTransaction?.(tx);
     return endSessions(tx, keepDeviceId ? { userId, id: { not: keepDeviceId } } : { userId }, kind);
   });
   notifySessionsEnded(services, ended, kind);

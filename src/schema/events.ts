@@ -2,6 +2,7 @@ import type { EventEnvelope, EventPayload } from "../resolvers/events.js";
 import * as events from "../resolvers/events.js";
 import { UserRef } from "./accounts.js";
 import { builder, type Types } from "./builder.js";
+import { ContactRef } from "./contacts.js";
 import { ConversationRef } from "./conversations.js";
 import { MessageRef } from "./messages.js";
 
@@ -36,6 +37,14 @@ const EventKindRef = builder.enumType("EventKind", {
     MUTED: { description: "ConversationEvent: muted or unmuted" },
     DELETED: { description: "ConversationEvent: deleted from your list" },
     HISTORY_CLEARED: { description: "ConversationEvent: your history of it was cleared" },
+    REQUEST_RECEIVED: { description: "ContactEvent: user asked to become your contact" },
+    REQUEST_SENT: { description: "ContactEvent: you asked user (from another of your devices)" },
+    REQUEST_ACCEPTED: { description: "ContactEvent: you and user became contacts" },
+    REQUEST_DECLINED: { description: "ContactEvent: a request between you and user was declined" },
+    REMOVED: { description: "ContactEvent: you and user are no longer contacts" },
+    BLOCKED: { description: "ContactEvent: you blocked user" },
+    UNBLOCKED: { description: "ContactEvent: you unblocked user" },
+    REMARK_CHANGED: { description: "ContactEvent: you changed your remark on user" },
   } as const,
 });
 
@@ -134,6 +143,71 @@ builder.objectFields(ConversationEventRef, (t) => ({
   conversation: conversationField(t),
 }));
 
+// `user` is nullable on every event that has it: GraphQL needs one shape per field name across
+// the union's members, and a user may be deleted before an event about them is delivered.
+const userField = <Event extends { userId: string }>(
+  t: PothosSchemaTypes.ObjectFieldBuilder<Types, Event>,
+  description: string,
+) =>
+  t.field({
+    type: UserRef,
+    nullable: true,
+    description,
+    resolve: (event, _args, ctx) => ctx.loaders.users.load(event.userId),
+  });
+
+const ContactEventRef = eventObject(
+  "ContactEvent",
+  "Your contacts or block list changed. Its message field is a String: alias it (requestMessage: message) when you also select MessageEvent.message.",
+);
+builder.objectFields(ContactEventRef, (t) => ({
+  kind: t.field({
+    type: EventKindRef,
+    description:
+      "REQUEST_RECEIVED, REQUEST_SENT, REQUEST_ACCEPTED, REQUEST_DECLINED, REMOVED, BLOCKED, UNBLOCKED or REMARK_CHANGED",
+    resolve: (event) => event.kind,
+  }),
+  user: userField(t, "The other user"),
+  message: t.string({
+    nullable: true,
+    description: "REQUEST_RECEIVED and REQUEST_SENT: the request's message",
+    resolve: (event) => event.message,
+  }),
+  contact: t.field({
+    type: ContactRef,
+    nullable: true,
+    description: "Your contact entry for user as it is now; null if they are not your contact",
+    resolve: (event, _args, ctx) => ctx.loaders.contacts.load(event.userId),
+  }),
+}));
+
+const PresenceEventRef = eventObject(
+  "PresenceEvent",
+  "A user whose presence you subscribed to came online, went offline or changed their status. Live only.",
+);
+builder.objectFields(PresenceEventRef, (t) => ({
+  user: userField(t, "Whose presence changed"),
+  online: t.boolean({ resolve: (event) => event.online }),
+  status: t.string({ nullable: true, resolve: (event) => event.status }),
+  ext: t.field({ type: "JSON", resolve: (event) => event.ext }),
+  lastSeenAt: t.field({
+    type: "DateTime",
+    nullable: true,
+    resolve: (event) => (event.lastSeenAt ? new Date(event.lastSeenAt) : null),
+  }),
+}));
+
+const TypingEventRef = eventObject("TypingEvent", "The other side is typing. Live only.");
+builder.objectFields(TypingEventRef, (t) => ({
+  conversation: t.field({
+    type: ConversationRef,
+    nullable: true,
+    description: "Your conversation with them; null before its first message.",
+    resolve: (event, _args, ctx) => (event.chatId ? ctx.loaders.conversations.load(event.chatId) : null),
+  }),
+  user: userField(t, "Who is typing"),
+}));
+
 const EventRef = builder.unionType("Event", {
   types: [
     MessageEventRef,
@@ -142,6 +216,9 @@ const EventRef = builder.unionType("Event", {
     MessageDeletedEventRef,
     ReceiptEventRef,
     ConversationEventRef,
+    ContactEventRef,
+    PresenceEventRef,
+    TypingEventRef,
     SessionEventRef,
   ],
   resolveType: (event) => event.__typename,

@@ -2,6 +2,7 @@ import { builder } from "./builder.js";
 import "./scalars.js";
 import "./accounts.js";
 import "./presence.js";
+import "./contacts.js";
 import "./admin.js";
 import "./chats.js";
 import "./attachments.js";

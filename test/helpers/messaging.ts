@@ -34,6 +34,9 @@ export const EVENT_STREAM = `subscription Events($since: String) {
       ... on MessageDeletedEvent { messageIds conversation { ${CONVERSATION_FIELDS} } }
       ... on ReceiptEvent { kind by { username } messageIds upTo conversation { id peer { username } } }
       ... on ConversationEvent { kind conversation { ${CONVERSATION_FIELDS} } }
+      ... on ContactEvent { kind user { username } requestMessage: message contact { remark } }
+      ... on PresenceEvent { user { username } online status ext lastSeenAt }
+      ... on TypingEvent { user { username } conversation { id peer { username } } }
       ... on SessionEvent { kind }
     }
   }

@@ -1,0 +1,229 @@
+import type { Context, Services } from "../context.js";
+import { AppError, badInput, notFound } from "../errors.js";
+import type { Device, Prisma, User } from "../generated/prisma/client.js";
+import type { PresencePayload } from "../pubsub/topics.js";
+import { requireUser } from "./access.js";
+import { findUsers } from "./accounts.js";
+import { parseUsernameCursor, type UserCursorPage, usernameCursor } from "./contacts.js";
+import { pageSize } from "./messages.js";
+import { lockUser } from "./sessions.js";
+import * as check from "./validation.js";
+
+// Presence: whether a user is online (the presence store: any device with a graphql-ws connection),
+// plus the custom status they publish. Subscribers get a PresenceEvent on each change, nobody else;
+// a user someone blocked looks offline to them and never reaches them.
+
+export interface PresenceView {
+  user: User;
+  online: boolean;
+  status: string | null;
+  ext: Record<string, unknown> | null;
+  lastSeenAt: Date | null;
+  /** The devices, for the user themself and the app server; null for everyone else. */
+  devices: Device[] | null;
+}
+
+const STATUS_MAX = 64;
+const EXT_MAX_BYTES = 1024;
+const SUBSCRIBE_PER_CALL = 100;
+export const MAX_PRESENCE_SUBSCRIPTIONS = 3000;
+const MAX_EXPIRY_SECONDS = 30 * 86_400;
+
+/**
+ * Presence of these users as the viewer may see it. Batched: one query per kind of fact, however
+ * many users (contact lists render a page of these at once).
+ */
+export async function presenceOf(
+  ctx: Pick<Context, "services" | "prisma" | "viewer" | "loaders">,
+  userIds: readonly string[],
+): Promise<PresenceView[]> {
+  const { prisma } = ctx;
+  const ids = [...userIds];
+  const viewerId = ctx.viewer.kind === "user" ? ctx.viewer.user.id : null;
+  const detailed = ctx.viewer.kind === "admin" ? ids : ids.filter((id) => id === viewerId);
+  const [users, online, statuses, lastSeen, hidden, devices] = await Promise.all([
+    ctx.loaders.users.loadMany(ids),
+    ctx.loaders.onlineDevices.loadMany(ids),
+    prisma.userPresence.findMany({ where: { userId: { in: ids } } }),
+    prisma.device.groupBy({ by: ["userId"], where: { userId: { in: ids } }, _max: { lastSeenAt: true } }),
+    viewerId ? prisma.block.findMany({ where: { blockerId: viewerId, blockedId: { in: ids } } }) : [],
+    detailed.length > 0
+      ? prisma.device.findMany({
+          where: { userId: { in: detailed }, endedAt: null },
+          orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+        })
+      : [],
+  ]);
+  const statusOf = new Map(statuses.map((row) => [row.userId, row]));
+  const lastSeenOf = new Map(lastSeen.map((row) => [row.userId, row._max.lastSeenAt]));
+  const blocked = new Set(hidden.map((row) => row.blockedId));
+  return ids.map((id, index) => {
+    const user = users[index] as User;
+    if (blocked.has(id)) {
+      return { user, online: false, status: null, ext: null, lastSeenAt: null, devices: null };
+    }
+    const presence = statusOf.get(id);
+    const onlineDevices = online[index] as Set<string>;
+    return {
+      user,
+      online: onlineDevices.size > 0,
+      status: presence?.status ?? null,
+      ext: (presence?.ext as Record<string, unknown> | undefined) ?? {},
+      lastSeenAt: lastSeenOf.get(id) ?? null,
+      devices: detailed.includes(id) ? devices.filter((device) => device.userId === id) : null,
+    };
+  });
+}
+
+/** presence(usernames): up to 100; names that match no one are left out. */
+export async function presence(ctx: Context, usernames: readonly string[]): Promise<PresenceView[]> {
+  requireUser(ctx);
+  const users = await findUsers(ctx, usernames);
+  return ctx.loaders.presence.loadMany(users.map((user) => user.id)) as Promise<PresenceView[]>;
+}
+
+/** Sets the caller's custom status (null clears it) and tells their subscribers. */
+export async function publishPresence(
+  ctx: Context,
+  input: { status?: string | null; ext?: unknown },
+): Promise<PresenceView> {
+  const { user } = requireUser(ctx);
+  const status =
+    input.status == null ? null : check.text(input.status, "status", { min: 0, max: STATUS_MAX });
+  const ext = input.ext == null ? {} : check.jsonObject(input.ext, "ext", EXT_MAX_BYTES);
+  const fields = { status: status || null, ext: ext as Prisma.InputJsonObject };
+  await ctx.prisma.userPresence.upsert({
+    where: { userId: user.id },
+    create: { userId: user.id, ...fields },
+    update: fields,
+  });
+  await announcePresence(ctx.services, user.id);
+  return ctx.loaders.presence.load(user.id);
+}
+
+async function requireUsersNamed(ctx: Context, usernames: readonly string[]): Promise<User[]> {
+  const names = [...new Set(usernames.map((name) => check.username(name, "usernames")))];
+  const users = await ctx.prisma.user.findMany({ where: { username: { in: names }, deletedAt: null } });
+  const unknown = names.filter((name) => !users.some((user) => user.username === name));
+  if (unknown.length > 0) throw notFound(`No users named ${unknown.map((name) => `"${name}"`).join(", ")}`);
+  const byName = new Map(users.map((user) => [user.username, user]));
+  return names.map((name) => byName.get(name)!);
+}
+
+/**
+ * Subscribes the caller to these users' presence for expirySeconds (again: the expiry is renewed)
+ * and returns their presence now. All or nothing: an unknown name or going over 3,000 changes nothing.
+ */
+export async function subscribePresence(
+  ctx: Context,
+  input: { usernames: readonly string[]; expirySeconds?: number | null },
+): Promise<PresenceView[]> {
+  const { user: me } = requireUser(ctx);
+  check.list(input.usernames, "usernames", SUBSCRIBE_PER_CALL);
+  const seconds = input.expirySeconds ?? MAX_EXPIRY_SECONDS;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_EXPIRY_SECONDS) {
+    throw badInput(`expirySeconds must be from 1 to ${MAX_EXPIRY_SECONDS} (30 days)`, "expirySeconds");
+  }
+  const targets = await requireUsersNamed(ctx, input.usernames);
+  if (targets.length === 0) return [];
+  const expiresAt = new Date(Date.now() + seconds * 1000);
+  await ctx.prisma.$transaction(async (tx) => {
+    await lockUser(tx, me.id); // serializes this user's subscription changes, so the count below holds
+    await tx.presenceSubscription.deleteMany({
+      where: { subscriberId: me.id, expiresAt: { lte: new Date() } },
+    });
+    await tx.$executeRaw`
+      INSERT INTO "PresenceSubscription" ("subscriberId", "targetId", "expiresAt")
+      SELECT ${me.id}::uuid, id, ${expiresAt} FROM unnest(${targets.map((user) => user.id)}::uuid[]) AS id
+      ON CONFLICT ("subscriberId", "targetId") DO UPDATE SET "expiresAt" = EXCLUDED."expiresAt"`;
+    const total = await tx.presenceSubscription.count({ where: { subscriberId: me.id } });
+    if (total > MAX_PRESENCE_SUBSCRIPTIONS) {
+      throw new AppError(
+        "LIMIT_EXCEEDED",
+        `You can follow the presence of at most ${MAX_PRESENCE_SUBSCRIPTIONS} users; this would make ${total}`,
+        { field: "usernames" },
+      );
+    }
+  });
+  for (const target of targets) ctx.loaders.users.prime(target.id, target);
+  return ctx.loaders.presence.loadMany(targets.map((user) => user.id)) as Promise<PresenceView[]>;
+}
+
+export async function unsubscribePresence(ctx: Context, usernames: readonly string[]): Promise<boolean> {
+  const { user: me } = requireUser(ctx);
+  check.list(usernames, "usernames", SUBSCRIBE_PER_CALL);
+  const names = usernames.map(check.maybeUsername).filter((name): name is string => name !== undefined);
+  await ctx.prisma.presenceSubscription.deleteMany({
+    where: { subscriberId: me.id, target: { username: { in: names } } },
+  });
+  return true;
+}
+
+export interface PresenceSubscriptionView {
+  target: User;
+  expiresAt: Date;
+}
+
+export const subscriptionCursor = (subscription: PresenceSubscriptionView) =>
+  usernameCursor(subscription.target.username);
+
+/** The caller's live subscriptions, by username. */
+export async function presenceSubscriptions(
+  ctx: Context,
+  args: { first?: number | null; after?: string | null },
+): Promise<UserCursorPage<PresenceSubscriptionView>> {
+  const { user: me } = requireUser(ctx);
+  const first = pageSize(args.first, "first");
+  const target: Prisma.UserWhereInput = { deletedAt: null };
+  if (args.after != null) target.username = { gt: parseUsernameCursor(args.after) };
+  const rows = await ctx.prisma.presenceSubscription.findMany({
+    where: { subscriberId: me.id, expiresAt: { gt: new Date() }, target },
+    orderBy: { target: { username: "asc" } },
+    include: { target: true },
+    take: first + 1,
+  });
+  for (const row of rows) ctx.loaders.users.prime(row.target.id, row.target);
+  return { nodes: rows.slice(0, first), hasNextPage: rows.length > first };
+}
+
+/**
+ * Tells the user's subscribers (those who have not blocked them) what their presence is now. It
+ * reads the state afresh rather than trusting the change that triggered it, so announcements that
+ * race each other still leave every subscriber with the latest state.
+ */
+export async function announcePresence(services: Services, userId: string): Promise<void> {
+  const { prisma } = services;
+  const [subscribers, online, custom, lastSeen] = await Promise.all([
+    prisma.presenceSubscription.findMany({
+      where: {
+        targetId: userId,
+        expiresAt: { gt: new Date() },
+        subscriber: { blocks: { none: { blockedId: userId } } },
+      },
+      select: { subscriberId: true },
+    }),
+    services.presence.onlineDevices([userId]),
+    prisma.userPresence.findUnique({ where: { userId } }),
+    prisma.device.aggregate({ where: { userId }, _max: { lastSeenAt: true } }),
+  ]);
+  if (subscribers.length === 0) return;
+  const payload: PresencePayload = {
+    userId,
+    online: online.has(userId),
+    status: custom?.status ?? null,
+    ext: (custom?.ext as Record<string, unknown> | undefined) ?? {},
+    lastSeenAt: lastSeen._max.lastSeenAt?.toISOString() ?? null,
+  };
+  const createdAt = new Date().toISOString();
+  for (const { subscriberId } of subscribers) {
+    services.pubsub.publish("ephemeral", subscriberId, { kind: "PRESENCE", payload, createdAt });
+  }
+}
+
+/** Drops expired subscriptions (the retention job). */
+export async function pruneSubscriptions(services: Services): Promise<number> {
+  const { count } = await services.prisma.presenceSubscription.deleteMany({
+    where: { expiresAt: { lte: new Date() } },
+  });
+  return count;
+}

@@ -1,0 +1,31 @@
+import type { Services } from "../context.js";
+import { pruneEvents } from "./event-log.js";
+import { pruneSubscriptions } from "./presence.js";
+
+// Housekeeping that every instance may run: deleting the same rows twice is harmless.
+
+const RETENTION_INTERVAL_MS = 3_600_000;
+
+const jobs: [what: string, run: (services: Services) => Promise<number>][] = [
+  ["events older than OFFLINE_RETENTION_DAYS", pruneEvents],
+  ["expired presence subscriptions", pruneSubscriptions],
+];
+
+/** Runs the jobs soon after start and then hourly; returns the function that stops them. */
+export function scheduleRetention(services: Services): () => void {
+  const run = async () => {
+    for (const [what, job] of jobs) {
+      await job(services)
+        .then((removed) => removed > 0 && services.log.info("Retention removed rows", { what, removed }))
+        .catch((error: Error) => services.log.warn("Retention failed", { what, error: error.message }));
+    }
+  };
+  const first = setTimeout(run, 10_000);
+  const hourly = setInterval(run, RETENTION_INTERVAL_MS);
+  first.unref();
+  hourly.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(hourly);
+  };
+}

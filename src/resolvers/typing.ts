@@ -1,0 +1,40 @@
+import type { Context } from "../context.js";
+import { AppError } from "../errors.js";
+import { requireUser } from "./access.js";
+import { type ChatTargetInput, findChat, resolveTarget } from "./chats.js";
+import { requireMayMessage } from "./contacts.js";
+
+// Typing indicators: live-only hints to the other side, never stored or replayed.
+
+const TYPING_WINDOW_SECONDS = 10;
+
+/**
+ * Tells the other side of the conversation that the caller is typing. A recipient who blocked the
+ * caller is simply not told (typing is a hint; the caller learns of the block when they send).
+ */
+export async function sendTyping(ctx: Context, conversation: ChatTargetInput): Promise<boolean> {
+  const { user } = requireUser(ctx);
+  const target = await resolveTarget(ctx, conversation);
+  const { rateLimiter, config } = ctx.services;
+  const key = `typing:${user.id}`;
+  if ((await rateLimiter.hit(key, TYPING_WINDOW_SECONDS)) > config.typingRateLimit) {
+    const retryAfterSeconds = await rateLimiter.retryAfter(key);
+    throw new AppError(
+      "RATE_LIMITED",
+      `At most ${config.typingRateLimit} typing notices per ${TYPING_WINDOW_SECONDS} seconds; retry in ${retryAfterSeconds} s`,
+      { retryAfterSeconds },
+    );
+  }
+  try {
+    await requireMayMessage(ctx, user.id, target.peer);
+  } catch (error) {
+    if (error instanceof AppError && error.code === "BLOCKED") return true;
+    throw error;
+  }
+  ctx.services.pubsub.publish("ephemeral", target.peer.id, {
+    kind: "TYPING",
+    payload: { userId: user.id, chatId: await findChat(ctx, target) },
+    createdAt: new Date().toISOString(),
+  });
+  return true;
+}
