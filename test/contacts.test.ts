@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startApp, type TestServer } from "./helpers/app.js";
 import { fails, ok } from "./helpers/client.js";
-import { adminToken, type SignedIn, signIn, signUp } from "./helpers/factories.js";
+import { adminToken, createUsers, type SignedIn, signIn, signUp } from "./helpers/factories.js";
 import { follow, SEND, sendText } from "./helpers/messaging.js";
 
 let server: TestServer;
@@ -362,21 +362,7 @@ describe("block list", () => {
 
   it("holds at most 500 users", async () => {
     const me = await signUp(url);
-    const admin = await adminToken(url);
-    const names: string[] = [];
-    for (let batch = 0; batch < 9; batch++) {
-      const users = Array.from({ length: 60 }, (_, i) => ({
-        username: `${me.username}-b${batch}-${i}`,
-        password: "password",
-      }));
-      await ok(
-        url,
-        "mutation($users: [AdminUserInput!]!) { adminCreateUsers(users: $users) { username } }",
-        { users },
-        admin,
-      );
-      names.push(...users.map((user) => user.username));
-    }
+    const names = await createUsers(url, me.username, 501);
     for (const name of names.slice(0, 500)) await ok(url, BLOCK, { u: name }, me.token);
     const message = await fails("LIMIT_EXCEEDED", url, BLOCK, { u: names[500] }, me.token);
     assert.match(message, /500/);

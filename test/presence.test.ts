@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startApp, type TestServer } from "./helpers/app.js";
 import { connect, fails, ok } from "./helpers/client.js";
-import { adminToken, type SignedIn, signIn, signUp } from "./helpers/factories.js";
+import { adminToken, createUsers, type SignedIn, signIn, signUp } from "./helpers/factories.js";
 import { cursorOf, follow, sendText, streamEvents } from "./helpers/messaging.js";
 
 let server: TestServer;
@@ -195,21 +195,7 @@ describe("presence", () => {
 
   it("holds at most 3,000 subscriptions per user", async () => {
     const me = await signUp(url);
-    const admin = await adminToken(url);
-    const names: string[] = [];
-    for (let batch = 0; batch < 51; batch++) {
-      const users = Array.from({ length: 60 }, (_, i) => ({
-        username: `${me.username}-p${batch}-${i}`,
-        password: "password",
-      }));
-      await ok(
-        url,
-        "mutation($u: [AdminUserInput!]!) { adminCreateUsers(users: $u) { id } }",
-        { u: users },
-        admin,
-      );
-      names.push(...users.map((user) => user.username));
-    }
+    const names = await createUsers(url, me.username, 3001);
     for (let start = 0; start < 3000; start += 100) {
       await ok(url, SUBSCRIBE, { names: names.slice(start, start + 100) }, me.token);
     }

@@ -10,6 +10,7 @@ import type {
 import { requireUser } from "./access.js";
 import { type Emit, type Tx, withEvents } from "./event-log.js";
 import { pageSize } from "./messages.js";
+import { type NodePage, usernameCursor, usernamePage } from "./user-pages.js";
 import * as check from "./validation.js";
 
 // Contacts and block lists. Every change runs in withEvents over both users' stream heads: that
@@ -264,18 +265,6 @@ export async function requireMayMessage(
 
 // Lists
 
-export type UserCursorPage<Node> = { nodes: Node[]; hasNextPage: boolean };
-
-export function usernameCursor(username: string): string {
-  return Buffer.from(username).toString("base64url");
-}
-
-export function parseUsernameCursor(raw: string): string {
-  const name = Buffer.from(raw, "base64url").toString();
-  if (!check.maybeUsername(name)) throw badInput("after must be a cursor from an earlier page", "after");
-  return name;
-}
-
 export type ContactWithUser = Contact & { contact: User };
 
 /** The cursor of a contact listContacts returned (it carries the user). */
@@ -286,19 +275,17 @@ export const contactCursor = (contact: Contact) =>
 export async function listContacts(
   ctx: Context,
   args: { first?: number | null; after?: string | null },
-): Promise<UserCursorPage<ContactWithUser>> {
+): Promise<NodePage<ContactWithUser>> {
   const { user: me } = requireUser(ctx);
-  const first = pageSize(args.first, "first");
-  const contact: Prisma.UserWhereInput = { deletedAt: null };
-  if (args.after != null) contact.username = { gt: parseUsernameCursor(args.after) };
+  const { take, user, page } = usernamePage(args);
   const rows = await ctx.prisma.contact.findMany({
-    where: { ownerId: me.id, contact },
+    where: { ownerId: me.id, contact: user },
     orderBy: { contact: { username: "asc" } },
     include: { contact: true },
-    take: first + 1,
+    take,
   });
   for (const row of rows) ctx.loaders.users.prime(row.contact.id, row.contact);
-  return { nodes: rows.slice(0, first), hasNextPage: rows.length > first };
+  return page(rows);
 }
 
 export type RequestDirection = "INCOMING" | "OUTGOING";
@@ -324,7 +311,7 @@ export async function listContactRequests(
     first?: number | null;
     after?: string | null;
   },
-): Promise<UserCursorPage<ContactRequest>> {
+): Promise<NodePage<ContactRequest>> {
   const { user: me } = requireUser(ctx);
   const first = pageSize(args.first, "first");
   const sides: Prisma.ContactRequestWhereInput[] = [];

@@ -4,9 +4,8 @@ import type { Device, Prisma, User } from "../generated/prisma/client.js";
 import type { PresencePayload } from "../pubsub/topics.js";
 import { requireUser } from "./access.js";
 import { findUsers } from "./accounts.js";
-import { parseUsernameCursor, type UserCursorPage, usernameCursor } from "./contacts.js";
-import { pageSize } from "./messages.js";
 import { lockUser } from "./sessions.js";
+import { type NodePage, usernameCursor, usernamePage } from "./user-pages.js";
 import * as check from "./validation.js";
 
 // Presence: whether a user is online (the presence store: any device with a graphql-ws connection),
@@ -171,19 +170,17 @@ export const subscriptionCursor = (subscription: PresenceSubscriptionView) =>
 export async function presenceSubscriptions(
   ctx: Context,
   args: { first?: number | null; after?: string | null },
-): Promise<UserCursorPage<PresenceSubscriptionView>> {
+): Promise<NodePage<PresenceSubscriptionView>> {
   const { user: me } = requireUser(ctx);
-  const first = pageSize(args.first, "first");
-  const target: Prisma.UserWhereInput = { deletedAt: null };
-  if (args.after != null) target.username = { gt: parseUsernameCursor(args.after) };
+  const { take, user, page } = usernamePage(args);
   const rows = await ctx.prisma.presenceSubscription.findMany({
-    where: { subscriberId: me.id, expiresAt: { gt: new Date() }, target },
+    where: { subscriberId: me.id, expiresAt: { gt: new Date() }, target: user },
     orderBy: { target: { username: "asc" } },
     include: { target: true },
-    take: first + 1,
+    take,
   });
   for (const row of rows) ctx.loaders.users.prime(row.target.id, row.target);
-  return { nodes: rows.slice(0, first), hasNextPage: rows.length > first };
+  return page(rows);
 }
 
 /**

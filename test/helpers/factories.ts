@@ -56,3 +56,19 @@ export async function adminToken(url: string): Promise<string> {
   );
   return data.adminToken.token;
 }
+
+/** Creates `count` users named `<prefix>-<n>` through the admin API (60 a call); returns their names. */
+export async function createUsers(url: string, prefix: string, count: number): Promise<string[]> {
+  const admin = await adminToken(url);
+  const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  for (let start = 0; start < count; start += 60) {
+    const users = names.slice(start, start + 60).map((username) => ({ username, password: PASSWORD }));
+    await ok(
+      url,
+      "mutation($u: [AdminUserInput!]!) { adminCreateUsers(users: $u) { id } }",
+      { u: users },
+      admin,
+    );
+  }
+  return names;
+}
