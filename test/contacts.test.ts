@@ -132,9 +132,14 @@ describe("contact requests", () => {
     const alice = await signUp(url);
     const bob = await signUp(url);
     const aliceDevice = await follow(url, alice);
+    const bobOther = await follow(url, await signIn(url, bob.username, "ios"));
     await ok(url, SEND_REQUEST, { u: bob.username, m: "first try" }, alice.token);
     await nextEvent(aliceDevice.events, "ContactEvent"); // REQUEST_SENT
+    await nextEvent(bobOther.events, "ContactEvent"); // REQUEST_RECEIVED
     const declined = await ok(url, DECLINE, { u: alice.username }, bob.token);
+    const own = await nextEvent(bobOther.events, "ContactEvent");
+    assert.deepEqual([own.kind, own.user.username], ["REQUEST_DECLINED", alice.username]);
+    await bobOther.socket.dispose();
     assert.equal(declined.declineContactRequest.status, "DECLINED");
     assert.equal(declined.declineContactRequest.direction, "INCOMING");
     const event = await nextEvent(aliceDevice.events, "ContactEvent");

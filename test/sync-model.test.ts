@@ -28,6 +28,7 @@ const STREAM = `subscription($since: String) {
       ... on MessageDeletedEvent { messageIds conversation { ${CONVERSATION_FIELDS} } }
       ... on ReceiptEvent { kind messageIds conversation { peer { username } } }
       ... on ConversationEvent { kind conversation { ${CONVERSATION_FIELDS} } }
+      ... on ContactEvent { kind user { username } contact { remark } }
     }
   }
 }`;
@@ -132,6 +133,78 @@ async function runScenario(urls: string[], seed: number, steps: number) {
   const between = (a: SignedIn, b: string) =>
     sent.filter((m) => (m.from === a.username && m.to === b) || (m.to === a.username && m.from === b));
 
+  // Which requests are waiting and who are contacts, as far as the actions know: only to aim the
+  // next action where it can succeed. What the devices must show comes from the server at the end.
+  const waiting = new Set<string>(); // "from>to"
+  const friends = new Set<string>(); // "a|b", sorted
+  const pair = (a: string, b: string) => [a, b].sort().join("|");
+  const befriend = (a: string, b: string) => {
+    friends.add(pair(a, b));
+    waiting.delete(`${a}>${b}`);
+    waiting.delete(`${b}>${a}`);
+  };
+  const contactAction = async (actor: SignedIn, randomPeer: SignedIn, step: number) => {
+    const me = actor.username;
+    const askers = [...waiting].filter((w) => w.endsWith(`>${me}`)).map((w) => w.split(">")[0]!);
+    const mine = [...friends]
+      .filter((f) => f.split("|").includes(me))
+      .map((f) => f.replace(me, "").replace("|", ""));
+    const kind = rng.pick(["request", "answer", "answer", "remove", "remark", "remark", "block"] as const);
+    if (kind === "request") {
+      const data = await act(
+        actor,
+        "request",
+        `mutation($u: String!) { sendContactRequest(username: $u, message: "hi") { status } }`,
+        { u: randomPeer.username },
+        ["CONFLICT", "BLOCKED"],
+      );
+      if (data?.sendContactRequest.status === "ACCEPTED") befriend(me, randomPeer.username);
+      else if (data) waiting.add(`${me}>${randomPeer.username}`);
+    } else if (kind === "answer") {
+      const u = askers.length > 0 ? rng.pick(askers) : randomPeer.username;
+      const accept = rng.chance(0.7);
+      const data = await act(
+        actor,
+        accept ? "accept" : "decline",
+        accept
+          ? "mutation($u: String!) { acceptContactRequest(username: $u) { createdAt } }"
+          : "mutation($u: String!) { declineContactRequest(username: $u) { id } }",
+        { u },
+        ["NOT_FOUND"],
+      );
+      if (data && accept) befriend(me, u);
+      else if (data) waiting.delete(`${u}>${me}`);
+    } else if (kind === "remove") {
+      const u = mine.length > 0 ? rng.pick(mine) : randomPeer.username;
+      const data = await act(
+        actor,
+        "remove",
+        "mutation($u: String!) { removeContact(username: $u) }",
+        { u },
+        ["NOT_FOUND"],
+      );
+      if (data) friends.delete(pair(me, u));
+    } else if (kind === "remark") {
+      await act(
+        actor,
+        "remark",
+        "mutation($u: String!, $r: String) { setContactRemark(username: $u, remark: $r) { remark } }",
+        { u: mine.length > 0 ? rng.pick(mine) : randomPeer.username, r: rng.chance(0.2) ? null : `r${step}` },
+        ["NOT_FOUND"],
+      );
+    } else {
+      const block = rng.chance(0.4);
+      await act(
+        actor,
+        block ? "block" : "unblock",
+        block
+          ? "mutation($u: String!) { blockUser(username: $u) }"
+          : "mutation($u: String!) { unblockUser(username: $u) }",
+        { u: randomPeer.username },
+      );
+    }
+  };
+
   for (let step = 0; step < steps; step++) {
     const device = rng.pick(devices);
     const actor = device.session;
@@ -142,6 +215,10 @@ async function runScenario(urls: string[], seed: number, steps: number) {
       else await device.connect(rng.pick(urls));
       continue;
     }
+    if (roll < 0.2) {
+      await contactAction(actor, peer, step);
+      continue;
+    }
     if (roll < 0.45) {
       const cid = rng.chance(0.2) && mineTo(actor).length > 0 ? `retry-${rng.int(3)}` : `c-${step}`;
       const data = await act(
@@ -150,6 +227,7 @@ async function runScenario(urls: string[], seed: number, steps: number) {
         `mutation($to: String!, $t: String!, $cid: String) {
         sendMessage(to: { user: $to }, body: { text: { text: $t } }, clientMessageId: $cid) { id } }`,
         { to: peer.username, t: `step ${step}`, cid },
+        ["BLOCKED"],
       );
       if (data && !sent.some((m) => m.id === data.sendMessage.id))
         sent.push({ id: data.sendMessage.id, from: actor.username, to: peer.username });
@@ -295,6 +373,35 @@ async function runScenario(urls: string[], seed: number, steps: number) {
         `${session.username} with ${peer.username} (${context})`,
       );
     }
+  }
+  for (const device of devices) {
+    const { session, model } = device;
+    const fetched = await ok(
+      urls[0]!,
+      `{ contacts(first: 100) { edges { node { user { username } remark } } }
+         blockedUsers { username }
+         contactRequests(status: PENDING, first: 100) { edges { node { direction from { username } to { username } } } } }`,
+      {},
+      session.token,
+    );
+    const requests = fetched.contactRequests.edges.map((e: any) => e.node);
+    const names = (direction: string, side: "from" | "to") =>
+      requests
+        .filter((r: any) => r.direction === direction)
+        .map((r: any) => r[side].username)
+        .sort();
+    assert.deepEqual(
+      model.contactState(),
+      {
+        contacts: Object.fromEntries(
+          fetched.contacts.edges.map((e: any) => [e.node.user.username, e.node.remark]),
+        ),
+        blocked: fetched.blockedUsers.map((u: any) => u.username).sort(),
+        incoming: names("INCOMING", "from"),
+        outgoing: names("OUTGOING", "to"),
+      },
+      `${session.username}: contacts differ (${context})`,
+    );
   }
   for (const device of devices) device.disconnect();
   return { steps, messages: sent.length };

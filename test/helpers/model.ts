@@ -40,9 +40,21 @@ const CHANGES: Record<string, (keyof ModelConversation)[]> = {
   HISTORY_CLEARED: ["unreadCount", "lastMessageId"],
 };
 
+/** The contact side of a client: contacts with remarks, the block list, requests waiting. */
+export interface ModelContacts {
+  contacts: Record<string, string | null>;
+  blocked: string[];
+  incoming: string[];
+  outgoing: string[];
+}
+
 export class ClientModel {
   readonly messages = new Map<string, Map<string, ModelMessage>>();
   readonly conversations = new Map<string, ModelConversation>();
+  private readonly contacts = new Map<string, string | null>();
+  private readonly blocked = new Set<string>();
+  private readonly incoming = new Set<string>();
+  private readonly outgoing = new Set<string>();
 
   constructor(readonly username: string) {}
 
@@ -87,6 +99,9 @@ export class ClientModel {
       case "ConversationEvent":
         this.conversation(event.conversation.peer.username, event.conversation, CHANGES[event.kind]!, true);
         return;
+      case "ContactEvent":
+        this.contact(event.kind, event.user.username, event.contact);
+        return;
       default:
         throw new Error(`unexpected event ${event.__typename}`);
     }
@@ -110,6 +125,52 @@ export class ClientModel {
     if (cleared) {
       for (const id of this.chat(peer).keys()) if (BigInt(id) <= BigInt(cleared)) this.chat(peer).delete(id);
     }
+  }
+
+  private contact(kind: string, user: string, contact: { remark: string | null } | null) {
+    switch (kind) {
+      case "REQUEST_RECEIVED":
+        this.incoming.add(user);
+        return;
+      case "REQUEST_SENT":
+        this.outgoing.add(user);
+        return;
+      case "REQUEST_ACCEPTED":
+        this.contacts.set(user, null);
+        this.incoming.delete(user);
+        this.outgoing.delete(user);
+        return;
+      case "REQUEST_DECLINED":
+        this.incoming.delete(user);
+        this.outgoing.delete(user);
+        return;
+      case "REMOVED":
+        this.contacts.delete(user);
+        return;
+      case "REMARK_CHANGED":
+        if (contact && this.contacts.has(user)) this.contacts.set(user, contact.remark);
+        return;
+      case "BLOCKED":
+        this.blocked.add(user);
+        return;
+      case "UNBLOCKED":
+        this.blocked.delete(user);
+        return;
+      default:
+        throw new Error(`unexpected ContactEvent ${kind}`);
+    }
+  }
+
+  contactState(): ModelContacts {
+    const sorted = (names: Iterable<string>) => [...names].sort();
+    return {
+      contacts: Object.fromEntries(
+        sorted(this.contacts.keys()).map((name) => [name, this.contacts.get(name)!]),
+      ),
+      blocked: sorted(this.blocked),
+      incoming: sorted(this.incoming),
+      outgoing: sorted(this.outgoing),
+    };
   }
 
   /** The conversation list as the server lists it: without deleted ones, as a comparable value. */
