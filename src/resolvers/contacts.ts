@@ -37,12 +37,12 @@ function emitContact(emit: Emit, to: string, kind: ContactChange, about: string,
 }
 
 /** The other user of a contact operation: someone else, and not deleted. */
-async function requireOther(ctx: Context, username: string, field = "username"): Promise<User> {
+async function requireOther(ctx: Context, username: string): Promise<User> {
   const { user } = requireUser(ctx);
   const name = check.maybeUsername(username);
   const other = name ? await ctx.prisma.user.findUnique({ where: { username: name } }) : null;
   if (!other || other.deletedAt) throw notFound(`No user named "${username}"`);
-  if (other.id === user.id) throw badInput(`${field} must name another user, not yourself`, field);
+  if (other.id === user.id) throw badInput("username must name another user, not yourself", "username");
   return other;
 }
 

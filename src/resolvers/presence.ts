@@ -25,7 +25,7 @@ export interface PresenceView {
 const STATUS_MAX = 64;
 const EXT_MAX_BYTES = 1024;
 const SUBSCRIBE_PER_CALL = 100;
-export const MAX_PRESENCE_SUBSCRIPTIONS = 3000;
+const MAX_PRESENCE_SUBSCRIPTIONS = 3000;
 const MAX_EXPIRY_SECONDS = 30 * 86_400;
 
 /**
