@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
 import { spawnServer, type TestServer, testStorage } from "./helpers/app.js";
-import { connect, ok } from "./helpers/client.js";
+import { connect, eventually, ok } from "./helpers/client.js";
 import { servicesMode } from "./helpers/env.js";
 import { signUp } from "./helpers/factories.js";
 import { follow } from "./helpers/messaging.js";
@@ -71,5 +72,28 @@ describe("presence across instances", {
     assert.equal(gone.data!.events.event.online, false);
     await socket.dispose().catch(() => {});
     await watching.socket.dispose();
+  });
+
+  it("comes back after Redis loses the presence keys", async () => {
+    const carol = await signUp(a.url);
+    const socket = connect(a.url, carol.token);
+    await socket.connected;
+    const redis = new Redis(process.env.REDIS_URL!);
+    try {
+      const keys = await redis.keys(`${storage.env.REDIS_PREFIX}presence:*`);
+      assert.ok(keys.length > 0);
+      await redis.del(...keys);
+      const lost = await ok(a.url, PRESENCE, { u: [carol.username] }, carol.token);
+      assert.equal(lost.presence[0].online, false, "the keys are really gone");
+      // The next heartbeat finds the instance missing and registers its connections again.
+      await eventually(
+        async () => (await ok(a.url, PRESENCE, { u: [carol.username] }, carol.token)).presence[0].online,
+        TIMEOUT_SECONDS * 1000,
+        "carol online again",
+      );
+    } finally {
+      redis.disconnect();
+      await socket.dispose();
+    }
   });
 });
