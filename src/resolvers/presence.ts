@@ -190,20 +190,21 @@ export async function presenceSubscriptions(
  */
 export async function announcePresence(services: Services, userId: string): Promise<void> {
   const { prisma } = services;
-  const [subscribers, online, custom, lastSeen] = await Promise.all([
-    prisma.presenceSubscription.findMany({
-      where: {
-        targetId: userId,
-        expiresAt: { gt: new Date() },
-        subscriber: { blocks: { none: { blockedId: userId } } },
-      },
-      select: { subscriberId: true },
-    }),
+  // Most users have no subscriber: one query, and nothing more, for them.
+  const subscribers = await prisma.presenceSubscription.findMany({
+    where: {
+      targetId: userId,
+      expiresAt: { gt: new Date() },
+      subscriber: { blocks: { none: { blockedId: userId } } },
+    },
+    select: { subscriberId: true },
+  });
+  if (subscribers.length === 0) return;
+  const [online, custom, lastSeen] = await Promise.all([
     services.presence.onlineDevices([userId]),
     prisma.userPresence.findUnique({ where: { userId } }),
     prisma.device.aggregate({ where: { userId }, _max: { lastSeenAt: true } }),
   ]);
-  if (subscribers.length === 0) return;
   const payload: PresencePayload = {
     userId,
     online: online.has(userId),
