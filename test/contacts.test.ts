@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { startApp, type TestServer } from "./helpers/app.js";
 import { fails, ok } from "./helpers/client.js";
 import { adminToken, createUsers, type SignedIn, signIn, signUp } from "./helpers/factories.js";
-import { follow, SEND, sendText } from "./helpers/messaging.js";
+import { follow, nextEvent, SEND, sendText } from "./helpers/messaging.js";
 
 let server: TestServer;
 let url: string;
@@ -49,15 +49,6 @@ async function requests(user: SignedIn, variables: Record<string, unknown> = {})
 async function befriend(a: SignedIn, b: SignedIn) {
   await ok(url, SEND_REQUEST, { u: b.username }, a.token);
   await ok(url, ACCEPT, { u: a.username }, b.token);
-}
-
-/** The next event's payload, asserting its type. */
-async function nextEvent(stream: { next(ms?: number): Promise<any> }, typename: string) {
-  const result = await stream.next();
-  assert.equal(result.errors, undefined, JSON.stringify(result.errors));
-  const { event, cursor } = result.data.events;
-  assert.equal(event.__typename, typename, JSON.stringify(event));
-  return { ...event, cursor };
 }
 
 describe("contact requests", () => {

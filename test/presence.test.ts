@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { startApp, type TestServer } from "./helpers/app.js";
 import { connect, fails, ok } from "./helpers/client.js";
 import { adminToken, createUsers, type SignedIn, signIn, signUp } from "./helpers/factories.js";
-import { cursorOf, follow, sendText, streamEvents } from "./helpers/messaging.js";
+import { cursorOf, follow, nextEvent, sendText, streamEvents } from "./helpers/messaging.js";
 
 let server: TestServer;
 let url: string;
@@ -29,14 +29,6 @@ const SUBSCRIPTIONS = `query($first: Int, $after: String) {
 const TYPING = "mutation($u: String!) { sendTyping(conversation: { user: $u }) }";
 
 type Stream = ReturnType<typeof streamEvents>;
-
-async function nextEvent(stream: Stream, typename: string, timeoutMs = 5000) {
-  const result = await stream.next(timeoutMs);
-  assert.equal(result.errors, undefined, JSON.stringify(result.errors));
-  const { event, cursor } = result.data!.events;
-  assert.equal(event.__typename, typename, JSON.stringify(event));
-  return { ...event, cursor };
-}
 
 /**
  * Proves a stream received nothing so far: a message sent now must be the very next event. Any

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { connect, ok, type Socket, subscribe } from "./client.js";
 
 // Shared GraphQL documents and helpers for the messaging tests.
@@ -89,4 +90,13 @@ export async function follow(url: string, session: { token: string }) {
   await socket.connected;
   const events = streamEvents(socket, await cursorOf(url, session.token));
   return { socket, events };
+}
+
+/** The stream's next event, asserting it is a `typename`; its fields with the envelope's cursor. */
+export async function nextEvent(stream: ReturnType<typeof streamEvents>, typename: string, timeoutMs = 5000) {
+  const result = await stream.next(timeoutMs);
+  assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+  const { event, cursor } = result.data!.events;
+  assert.equal(event.__typename, typename, JSON.stringify(event));
+  return { ...event, cursor };
 }
