@@ -9,7 +9,7 @@ import type { PubSub } from "./pubsub/index.js";
 import type { PresenceStore } from "./pubsub/presence.js";
 import type { RateLimiter } from "./pubsub/rate-limit.js";
 import type { LiveConnection } from "./realtime/connections.js";
-import { type PresenceView, presenceOf } from "./resolvers/presence.js";
+import { type PresenceView, presenceOf } from "./resolvers/presence-view.js";
 import { hashToken, tokenKind } from "./security/tokens.js";
 
 /** What lives as long as the server: built once in server.ts, shared by every request. */

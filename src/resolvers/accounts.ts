@@ -1,7 +1,7 @@
 import type { Context, Services } from "../context.js";
+import { isUniqueViolation } from "../db/errors.js";
 import { AppError, badInput, notFound, unauthenticated } from "../errors.js";
-import type { Device, User } from "../generated/prisma/client.js";
-import { Prisma } from "../generated/prisma/client.js";
+import type { Device, Prisma, User } from "../generated/prisma/client.js";
 import { hashPassword, verifyPassword } from "../security/passwords.js";
 import { newToken } from "../security/tokens.js";
 import { requireUser } from "./access.js";
@@ -23,12 +23,6 @@ export interface AuthPayload {
 export const PROFILE_EXT_MAX_BYTES = 2048;
 export const NICKNAME_MAX = 64;
 export const USERS_LOOKUP_MAX = 100;
-
-/** Through Prisma (P2002) or from the driver directly (SQLSTATE 23505, see Database.query). */
-export function isUniqueViolation(error: unknown): boolean {
-  if (error instanceof Prisma.PrismaClientKnownRequestError) return error.code === "P2002";
-  return (error as { code?: unknown } | null)?.code === "23505";
-}
 
 export interface NewUserInput {
   username: string;

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Context } from "../context.js";
+import { isUniqueViolation } from "../db/errors.js";
 import { AppError, notFound, unauthenticated } from "../errors.js";
 import type { User } from "../generated/prisma/client.js";
 import { newToken } from "../security/tokens.js";
@@ -9,13 +10,12 @@ import {
   checkNewUser,
   type DeviceInput,
   findUsers,
-  isUniqueViolation,
   type NewUserInput,
   openSession,
 } from "./accounts.js";
 import { forgetUsername } from "./chats.js";
 import { dropRelations } from "./contacts.js";
-import type { PresenceView } from "./presence.js";
+import type { PresenceView } from "./presence-view.js";
 import {
   endSessions,
   notifySessionsEnded,

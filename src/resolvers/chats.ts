@@ -1,9 +1,9 @@
 import type { Context, Services } from "../context.js";
+import { isUniqueViolation } from "../db/errors.js";
 import { sql } from "../db/sql.js";
 import { badInput, notFound } from "../errors.js";
 import type { Chat, Conversation } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
-import { isUniqueViolation } from "./accounts.js";
 import * as check from "./validation.js";
 
 // Chat targets: how a ChatTarget argument names a chat, and who may see it. A Chat is the shared

@@ -9,7 +9,7 @@ import type {
 } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
 import { type Emit, type Tx, withEvents } from "./event-log.js";
-import { pageSize } from "./messages.js";
+import { pageSize } from "./paging.js";
 import { type NodePage, usernameCursor, usernamePage } from "./user-pages.js";
 import * as check from "./validation.js";
 

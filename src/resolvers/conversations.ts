@@ -4,7 +4,7 @@ import type { ChatType, Conversation, Prisma } from "../generated/prisma/client.
 import { requireUser } from "./access.js";
 import { type ChatTargetInput, requireConversation } from "./chats.js";
 import { type Tx, withEvents } from "./event-log.js";
-import { pageSize } from "./messages.js";
+import { pageSize } from "./paging.js";
 import * as check from "./validation.js";
 
 // The caller's conversation list and the per-user state of each conversation. Every change here

@@ -1,8 +1,8 @@
 import type { Context } from "../context.js";
+import { isUniqueViolation } from "../db/errors.js";
 import { AppError, badInput, forbidden } from "../errors.js";
 import { type Message, type MessageType, Prisma, type User } from "../generated/prisma/client.js";
 import { requireAdmin, requireUser } from "./access.js";
-import { isUniqueViolation } from "./accounts.js";
 import {
   type ChatTargetInput,
   ensureChat,
@@ -17,6 +17,7 @@ import { refreshConversation } from "./conversations.js";
 import { withEvents } from "./event-log.js";
 import { type BodyInput, type BodyType, bodyType, checkMessageSize, prepareBody } from "./message-bodies.js";
 import { storeDirectMessage } from "./message-store.js";
+import { pageSize } from "./paging.js";
 import * as check from "./validation.js";
 import { parseMessageId, requireVisibleMessage, visibleMessages } from "./visibility.js";
 
@@ -170,17 +171,6 @@ export interface HistoryInput {
 export interface HistoryPage {
   messages: Message[];
   hasPreviousPage: boolean;
-}
-
-export const DEFAULT_PAGE = 20;
-export const MAX_PAGE = 100;
-
-export function pageSize(requested: number | null | undefined, field: string): number {
-  if (requested == null) return DEFAULT_PAGE;
-  if (!Number.isInteger(requested) || requested < 1 || requested > MAX_PAGE) {
-    throw badInput(`${field} must be from 1 to ${MAX_PAGE}`, field);
-  }
-  return requested;
 }
 
 /** Newest page first; oldest to newest inside the page. */

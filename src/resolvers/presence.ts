@@ -1,9 +1,10 @@
 import type { Context, Services } from "../context.js";
 import { AppError, badInput, notFound } from "../errors.js";
-import type { Device, Prisma, User } from "../generated/prisma/client.js";
+import type { Prisma, User } from "../generated/prisma/client.js";
 import type { PresencePayload } from "../pubsub/topics.js";
 import { requireUser } from "./access.js";
 import { findUsers } from "./accounts.js";
+import type { PresenceView } from "./presence-view.js";
 import { lockUser } from "./sessions.js";
 import { type NodePage, usernameCursor, usernamePage } from "./user-pages.js";
 import * as check from "./validation.js";
@@ -12,67 +13,11 @@ import * as check from "./validation.js";
 // plus the custom status they publish. Subscribers get a PresenceEvent on each change, nobody else;
 // a user someone blocked looks offline to them and never reaches them.
 
-export interface PresenceView {
-  user: User;
-  online: boolean;
-  status: string | null;
-  ext: Record<string, unknown> | null;
-  lastSeenAt: Date | null;
-  /** The devices, for the user themself and the app server; null for everyone else. */
-  devices: Device[] | null;
-}
-
 const STATUS_MAX = 64;
 const EXT_MAX_BYTES = 1024;
 const SUBSCRIBE_PER_CALL = 100;
 const MAX_PRESENCE_SUBSCRIPTIONS = 3000;
 const MAX_EXPIRY_SECONDS = 30 * 86_400;
-
-/**
- * Presence of these users as the viewer may see it. Batched: one query per kind of fact, however
- * many users (contact lists render a page of these at once).
- */
-export async function presenceOf(
-  ctx: Pick<Context, "services" | "prisma" | "viewer" | "loaders">,
-  userIds: readonly string[],
-): Promise<PresenceView[]> {
-  const { prisma } = ctx;
-  const ids = [...userIds];
-  const viewerId = ctx.viewer.kind === "user" ? ctx.viewer.user.id : null;
-  const detailed = ctx.viewer.kind === "admin" ? ids : ids.filter((id) => id === viewerId);
-  const [users, online, statuses, lastSeen, hidden, devices] = await Promise.all([
-    ctx.loaders.users.loadMany(ids),
-    ctx.loaders.onlineDevices.loadMany(ids),
-    prisma.userPresence.findMany({ where: { userId: { in: ids } } }),
-    prisma.device.groupBy({ by: ["userId"], where: { userId: { in: ids } }, _max: { lastSeenAt: true } }),
-    viewerId ? prisma.block.findMany({ where: { blockerId: viewerId, blockedId: { in: ids } } }) : [],
-    detailed.length > 0
-      ? prisma.device.findMany({
-          where: { userId: { in: detailed }, endedAt: null },
-          orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-        })
-      : [],
-  ]);
-  const statusOf = new Map(statuses.map((row) => [row.userId, row]));
-  const lastSeenOf = new Map(lastSeen.map((row) => [row.userId, row._max.lastSeenAt]));
-  const blocked = new Set(hidden.map((row) => row.blockedId));
-  return ids.map((id, index) => {
-    const user = users[index] as User;
-    if (blocked.has(id)) {
-      return { user, online: false, status: null, ext: null, lastSeenAt: null, devices: null };
-    }
-    const presence = statusOf.get(id);
-    const onlineDevices = online[index] as Set<string>;
-    return {
-      user,
-      online: onlineDevices.size > 0,
-      status: presence?.status ?? null,
-      ext: (presence?.ext as Record<string, unknown> | undefined) ?? {},
-      lastSeenAt: lastSeenOf.get(id) ?? null,
-      devices: detailed.includes(id) ? devices.filter((device) => device.userId === id) : null,
-    };
-  });
-}
 
 /** presence(usernames): up to 100; names that match no one are left out. */
 export async function presence(ctx: Context, usernames: readonly string[]): Promise<PresenceView[]> {

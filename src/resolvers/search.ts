@@ -3,7 +3,7 @@ import { badInput } from "../errors.js";
 import { type Message, type MessageType, Prisma } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
 import { type ChatTargetInput, findChat, resolveTarget } from "./chats.js";
-import { pageSize } from "./messages.js";
+import { pageSize } from "./paging.js";
 import * as check from "./validation.js";
 import { parseMessageId } from "./visibility.js";
 

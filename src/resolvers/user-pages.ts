@@ -1,6 +1,6 @@
 import { badInput } from "../errors.js";
 import type { Prisma } from "../generated/prisma/client.js";
-import { pageSize } from "./messages.js";
+import { pageSize } from "./paging.js";
 import * as check from "./validation.js";
 
 // Lists of people (contacts, presence subscriptions) page by the listed user's username.

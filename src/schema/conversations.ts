@@ -1,13 +1,11 @@
-import type { Conversation } from "../generated/prisma/client.js";
 import * as conversations from "../resolvers/conversations.js";
 import * as receipts from "../resolvers/receipts.js";
 import { UserRef } from "./accounts.js";
 import { builder } from "./builder.js";
 import { ChatTargetRef, ChatTypeRef } from "./chats.js";
-import { MessageRef } from "./messages.js";
 import { connectionType } from "./pagination.js";
+import { ConversationRef, MessageRef } from "./refs.js";
 
-export const ConversationRef = builder.objectRef<Conversation>("Conversation");
 ConversationRef.implement({
   description: "The viewer's side of a chat: unread count, pin, marks and what they cleared.",
   fields: (t) => ({

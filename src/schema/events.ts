@@ -3,8 +3,7 @@ import * as events from "../resolvers/events.js";
 import { UserRef } from "./accounts.js";
 import { builder, type Types } from "./builder.js";
 import { ContactRef } from "./contacts.js";
-import { ConversationRef } from "./conversations.js";
-import { MessageRef } from "./messages.js";
+import { ConversationRef, MessageRef } from "./refs.js";
 
 type Payload<Name extends EventPayload["__typename"]> = Extract<EventPayload, { __typename: Name }>;
 

@@ -5,8 +5,8 @@ import { UserRef } from "./accounts.js";
 import { AttachmentRef } from "./attachments.js";
 import { builder, present, type Types } from "./builder.js";
 import { ChatTargetRef, ChatTypeRef } from "./chats.js";
-import { ConversationRef } from "./conversations.js";
 import { connectionType } from "./pagination.js";
+import { ConversationRef, MessageRef } from "./refs.js";
 
 export const MessageTypeRef = builder.enumType("MessageType", {
   values: ["TEXT", "IMAGE", "VOICE", "VIDEO", "FILE", "LOCATION", "COMMAND", "CUSTOM", "COMBINED"] as const,
@@ -154,7 +154,6 @@ const MessageTargetRef = builder.unionType("MessageTarget", {
 
 // --- Message --------------------------------------------------------------------------------------
 
-export const MessageRef = builder.objectRef<MessageRecord>("Message");
 MessageRef.implement({
   description: "A message. Its id orders it within its conversation.",
   fields: (t) => ({

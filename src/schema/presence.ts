@@ -1,11 +1,12 @@
 import * as presence from "../resolvers/presence.js";
+import type { PresenceView } from "../resolvers/presence-view.js";
 import * as typing from "../resolvers/typing.js";
 import { DeviceRef, UserRef } from "./accounts.js";
 import { builder } from "./builder.js";
 import { ChatTargetRef } from "./chats.js";
 import { connectionType } from "./pagination.js";
 
-export const PresenceRef = builder.objectRef<presence.PresenceView>("Presence").implement({
+export const PresenceRef = builder.objectRef<PresenceView>("Presence").implement({
   description:
     "Whether a user is online (any device with an open graphql-ws connection) and their custom status. Someone you blocked always looks offline to you.",
   fields: (t) => ({

@@ -2,8 +2,9 @@ import { searchMessages } from "../resolvers/search.js";
 import { type Translation, translateMessage } from "../resolvers/translation.js";
 import { builder } from "./builder.js";
 import { ChatTargetRef } from "./chats.js";
-import { MessageRef, MessageTypeRef } from "./messages.js";
+import { MessageTypeRef } from "./messages.js";
 import { connectionType } from "./pagination.js";
+import { MessageRef } from "./refs.js";
 
 const SearchResultsRef = connectionType("MessageSearch", MessageRef);
 
