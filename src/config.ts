@@ -45,6 +45,10 @@ export interface Config {
   requireContactForDirect: boolean;
   /** sendTyping calls a user may make per 10 seconds. */
   typingRateLimit: number;
+  /** The most members a group may be configured for (maxMembers). */
+  groupMaxMembers: number;
+  /** Groups up to this size may ask for read receipts (readCount, readBy). */
+  groupReadReceiptMaxMembers: number;
   graphiql: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
@@ -138,6 +142,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxContacts: integer(env, "MAX_CONTACTS", 3000, 1, 100_000),
     requireContactForDirect: boolean(env, "REQUIRE_CONTACT_FOR_DIRECT", false),
     typingRateLimit: integer(env, "TYPING_RATE_LIMIT", 10, 1, 1000),
+    groupMaxMembers: integer(env, "GROUP_MAX_MEMBERS", 3000, 2, 100_000),
+    groupReadReceiptMaxMembers: integer(env, "GROUP_READ_RECEIPT_MAX_MEMBERS", 500, 2, 100_000),
     graphiql: boolean(env, "GRAPHIQL", true),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
   };

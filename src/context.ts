@@ -3,12 +3,27 @@ import type { Config } from "./config.js";
 import type { Database, PrismaClient } from "./db/client.js";
 import { deviceFromRow, userFromRow } from "./db/rows.js";
 import { sql } from "./db/sql.js";
-import type { Attachment, Contact, Conversation, Device, Message, User } from "./generated/prisma/client.js";
+import type { ChatLogTailer } from "./delivery/tailer.js";
+import type {
+  Attachment,
+  Contact,
+  Conversation,
+  Device,
+  Group,
+  GroupMember,
+  Message,
+  User,
+} from "./generated/prisma/client.js";
 import type { Logger } from "./logger.js";
 import type { PubSub } from "./pubsub/index.js";
 import type { PresenceStore } from "./pubsub/presence.js";
 import type { RateLimiter } from "./pubsub/rate-limit.js";
 import type { LiveConnection } from "./realtime/connections.js";
+import {
+  type GroupConversationStats,
+  groupConversationStats,
+  groupReadCounts,
+} from "./resolvers/conversation-stats.js";
 import { type PresenceView, presenceOf } from "./resolvers/presence-view.js";
 import { hashToken, tokenKind } from "./security/tokens.js";
 
@@ -19,6 +34,8 @@ export interface Services {
   db: Database;
   prisma: PrismaClient;
   pubsub: PubSub;
+  /** This instance's reader of the chat log, which hands group entries to local streams. */
+  chatLog: ChatLogTailer;
   presence: PresenceStore;
   rateLimiter: RateLimiter;
   /** Random per process; tells instances apart in shared Redis state. */
@@ -72,6 +89,13 @@ export interface Loaders {
   presence: DataLoader<string, PresenceView>;
   /** userId → the viewer's contact entry for them. */
   contacts: DataLoader<string, Contact | null>;
+  groups: DataLoader<string, Group | null>;
+  /** Group message id → how many members read it (requestReadReceipts). */
+  readCounts: DataLoader<bigint, number, string>;
+  /** chatId → the counts of the viewer's group conversation in it. */
+  groupStats: DataLoader<string, GroupConversationStats | null>;
+  /** groupId → the viewer's membership of it. */
+  memberships: DataLoader<string, GroupMember | null>;
 }
 
 export function createLoaders(services: Services, viewer: Viewer): Loaders {
@@ -117,6 +141,30 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
             ids,
             await prisma.contact.findMany({ where: { ownerId: viewerId, contactId: { in: [...ids] } } }),
             (contact) => contact.contactId,
+          )
+        : ids.map(() => null),
+    ),
+    readCounts: new DataLoader(
+      async (ids) => {
+        const counts = await groupReadCounts({ services }, ids);
+        return ids.map((id) => counts.get(String(id)) ?? 0);
+      },
+      { cacheKeyFn: String },
+    ),
+    groupStats: new DataLoader(async (chatIds) => {
+      if (!viewerId) return chatIds.map(() => null);
+      const stats = await groupConversationStats({ services }, viewerId, chatIds);
+      return chatIds.map((id) => stats.get(id) ?? null);
+    }),
+    groups: new DataLoader(async (ids) =>
+      byKey(ids, await prisma.group.findMany({ where: { id: { in: [...ids] } } }), (group) => group.id),
+    ),
+    memberships: new DataLoader(async (ids) =>
+      viewerId
+        ? byKey(
+            ids,
+            await prisma.groupMember.findMany({ where: { userId: viewerId, groupId: { in: [...ids] } } }),
+            (member) => member.groupId,
           )
         : ids.map(() => null),
     ),

@@ -21,6 +21,7 @@ import {
 } from "./context.js";
 import { openDatabase } from "./db/client.js";
 import { applyMigrations, readMigrations } from "./db/migrate.js";
+import { ChatLogTailer } from "./delivery/tailer.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createEventBus } from "./pubsub/index.js";
 import { createPresenceStore } from "./pubsub/presence.js";
@@ -91,12 +92,14 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     await db.close();
     throw error;
   }
+  const pubsub = createEventBus(redis, config.redisPrefix, log);
   const services: Services = {
     config,
     log,
     db,
     prisma: db.prisma,
-    pubsub: createEventBus(redis, config.redisPrefix, log),
+    pubsub,
+    chatLog: new ChatLogTailer(db, pubsub, log),
     presence: createPresenceStore(redis, {
       prefix: config.redisPrefix,
       instanceId,
@@ -267,6 +270,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
       // Sockets closed above run their onClose (presence, lastSeenAt) asynchronously; let them land.
       for (let waited = 0; registry.size > 0 && waited < 2000; waited += 20) await delay(20);
+      services.chatLog.stop();
       await services.presence.close();
       await redis?.close();
       await db.close();

@@ -6,7 +6,7 @@ import type { App } from "../src/server.js";
 import { startApp, type TestServer } from "./helpers/app.js";
 import { ok } from "./helpers/client.js";
 import { type SignedIn, signUp } from "./helpers/factories.js";
-import { sendText } from "./helpers/messaging.js";
+import { sendText, userPosition } from "./helpers/messaging.js";
 
 // The group-commit path of resolvers/message-store.ts: sends that arrive together are stored by one
 // statement. These call it directly, in one tick, to be sure the messages share a batch.
@@ -60,7 +60,7 @@ async function streamOf(user: SignedIn) {
     user.token,
   );
   return page.sync.events.map((e: any) => ({
-    cursor: BigInt(e.cursor),
+    cursor: userPosition(e.cursor),
     id: e.event.message.id,
     text: e.event.message.body.text,
   }));

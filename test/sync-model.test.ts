@@ -6,7 +6,7 @@ import { spawnServer, startApp, type TestServer, testStorage } from "./helpers/a
 import { eventually, gql, ok, wsUrl } from "./helpers/client.js";
 import { servicesMode } from "./helpers/env.js";
 import { type SignedIn, signIn, signUp } from "./helpers/factories.js";
-import { CONVERSATION_FIELDS } from "./helpers/messaging.js";
+import { CONVERSATION_FIELDS, userPosition } from "./helpers/messaging.js";
 import { ClientModel, random, toConversation, toModel } from "./helpers/model.js";
 
 // Zulip's test_events, for our stream: random actions by several users on several devices, with
@@ -35,7 +35,7 @@ const STREAM = `subscription($since: String) {
 
 class Device {
   readonly model: ClientModel;
-  cursor = "0";
+  cursor = "0.0";
   private client: Client | undefined;
   constructor(
     readonly session: SignedIn,
@@ -72,7 +72,7 @@ class Device {
           if (result.errors) return void this.problems.push(`${label}: ${JSON.stringify(result.errors)}`);
           const { cursor, event } = result.data!.events;
           if (cursor === null) return;
-          if (BigInt(cursor) !== BigInt(this.cursor) + 1n) {
+          if (userPosition(cursor) !== userPosition(this.cursor) + 1n) {
             this.problems.push(`${label}: cursor ${cursor} after ${this.cursor}`);
           }
           this.cursor = cursor;

@@ -27,6 +27,8 @@ export interface Database {
    * `timestamp` columns as UTC Dates.
    */
   query<Row>(statement: SqlStatement): Promise<Row[]>;
+  /** Runs `work`'s statements (on the driver, as `query` does) in one transaction. */
+  transaction<T>(work: (query: <Row>(statement: SqlStatement) => Promise<Row[]>) => Promise<T>): Promise<T>;
   /** SQL statements sent so far; tests use it to prove a request's query count is bounded. */
   readonly queryCount: number;
 }
@@ -73,6 +75,28 @@ async function openPostgres(connectionString: string, max: number, log?: Logger)
       counter.count++;
       const result = await pool.query({ text: statement.text, values: statement.values, types: driverTypes });
       return result.rows as Row[];
+    },
+    async transaction(work) {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        const result = await work(async <Row>(statement: SqlStatement) => {
+          counter.count++;
+          const rows = await client.query({
+            text: statement.text,
+            values: statement.values,
+            types: driverTypes,
+          });
+          return rows.rows as Row[];
+        });
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
     },
     get queryCount() {
       return counter.count;
@@ -123,6 +147,13 @@ async function openEmbedded(dataDir: string): Promise<Database> {
       counter.count++;
       return (await pglite.query<Row>(statement.text, statement.values, { parsers: utcParsers })).rows;
     },
+    transaction: (work) =>
+      pglite.transaction((tx) =>
+        work(async <Row>(statement: SqlStatement) => {
+          counter.count++;
+          return (await tx.query<Row>(statement.text, statement.values, { parsers: utcParsers })).rows;
+        }),
+      ),
     get queryCount() {
       return counter.count;
     },

@@ -1,12 +1,30 @@
 // A statement for Database.query: `sql\`SELECT ... WHERE id = ${id}\`` numbers the values as $1, $2, ...
+// A `fragment(...)` value is spliced in as SQL text instead: for fixed SQL (a policy's twin), never input.
 
 export interface SqlStatement {
   text: string;
   values: unknown[];
 }
 
+class Fragment {
+  constructor(readonly text: string) {}
+}
+
+export function fragment(text: string): Fragment {
+  return new Fragment(text);
+}
+
 export function sql(strings: TemplateStringsArray, ...values: unknown[]): SqlStatement {
   let text = strings[0]!;
-  for (let i = 1; i < strings.length; i++) text += `$${i}${strings[i]}`;
-  return { text, values };
+  const bound: unknown[] = [];
+  for (let i = 1; i < strings.length; i++) {
+    const value = values[i - 1];
+    if (value instanceof Fragment) text += value.text;
+    else {
+      bound.push(value);
+      text += `$${bound.length}`;
+    }
+    text += strings[i];
+  }
+  return { text, values: bound };
 }

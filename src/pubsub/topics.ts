@@ -54,6 +54,19 @@ export interface PresencePayload {
   lastSeenAt: string | null;
 }
 
+/** The chat log has entries up to `pos`; every instance's tailer reads on from where it is. */
+export interface ChatLogAdvancedMessage {
+  pos: string;
+}
+
+/** A live-only event for the members of a chat (typing, group commands), sent once for all of them. */
+export interface ChatEphemeralMessage {
+  chatId: string;
+  /** Who caused it: their own devices do not get typing about themselves. */
+  senderId: string;
+  event: EphemeralMessage;
+}
+
 /** Topic name → [routing id, payload]. */
 export type Topics = {
   /** A device's session ended; whichever instance holds its connections tells them and closes them. */
@@ -62,4 +75,7 @@ export type Topics = {
   streamAdvanced: [userId: string, message: StreamAdvancedMessage];
   /** A live-only event for every device of a user. */
   ephemeral: [userId: string, message: EphemeralMessage];
+  /** The chat log grew; one channel for all chats, since every instance follows the whole log. */
+  chatLogAdvanced: [scope: "all", message: ChatLogAdvancedMessage];
+  chatEphemeral: [scope: "all", message: ChatEphemeralMessage];
 };

@@ -7,6 +7,7 @@ import type { Context, Services } from "../context.js";
 import { AppError } from "../errors.js";
 import type { Attachment } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
+import { readableWhere } from "./visibility.js";
 
 // Uploaded files: kept on disk under ATTACHMENTS_DIR by id, described by an Attachment row, and
 // handed out as signed URLs. A URL is signed for one user, who could see the file when it was made,
@@ -71,15 +72,26 @@ export async function canReadAttachment(
   attachment: Attachment,
 ): Promise<boolean> {
   if (attachment.uploaderId === userId) return true;
-  const carrier = await ctx.prisma.message.findFirst({
-    where: {
-      attachmentIds: { has: attachment.id },
-      recalledAt: null,
-      chat: { conversations: { some: { userId } } },
-    },
-    select: { id: true },
+  const [carrier, shared] = await Promise.all([
+    ctx.prisma.message.findFirst({
+      where: {
+        attachmentIds: { has: attachment.id },
+        recalledAt: null,
+        chat: { conversations: { some: { userId } } },
+        ...readableWhere(userId),
+      },
+      select: { id: true },
+    }),
+    // Files shared in a group are for its members.
+    ctx.prisma.groupFile.findMany({ where: { attachmentId: attachment.id }, select: { groupId: true } }),
+  ]);
+  if (carrier) return true;
+  if (shared.length === 0) return false;
+  const member = await ctx.prisma.groupMember.findFirst({
+    where: { userId, groupId: { in: shared.map((file) => file.groupId) } },
+    select: { userId: true },
   });
-  return carrier !== null;
+  return member !== null;
 }
 
 /** A download URL for the viewer; only call it where the viewer is known to be allowed to see the file. */

@@ -2,8 +2,9 @@ import type { Context, Services } from "../context.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { sql } from "../db/sql.js";
 import { badInput, notFound } from "../errors.js";
-import type { Chat, Conversation } from "../generated/prisma/client.js";
+import type { Chat, Conversation, Group } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
+import { findGroup, notMember } from "./groups/access.js";
 import * as check from "./validation.js";
 
 // Chat targets: how a ChatTarget argument names a chat, and who may see it. A Chat is the shared
@@ -25,7 +26,15 @@ export interface DirectTarget {
   directKey: string;
 }
 
-export type Target = DirectTarget;
+export interface GroupTarget {
+  type: "GROUP";
+  /** A group's chat has the group's id. */
+  chatId: string;
+  group: Group;
+}
+
+/** What a ChatTarget names: each chat kind its own shape. */
+export type Target = DirectTarget | GroupTarget;
 
 /**
  * Resolves a ChatTarget for the calling user (or for `asUserId`, when the app server acts for
@@ -43,13 +52,12 @@ export async function resolveTarget(
     if (peer.id === asUserId) throw badInput("A direct chat needs another user, not yourself", "user");
     return { type: "DIRECT", peer, directKey: [asUserId, peer.id].sort().join(":") };
   }
-  // Groups, rooms and threads come with their own domains; until then no such id exists.
-  const [kind, id] =
-    target.group != null
-      ? ["group", target.group]
-      : target.room != null
-        ? ["room", target.room]
-        : ["thread", target.thread];
+  if (target.group != null) {
+    const group = await findGroup(ctx, target.group);
+    return { type: "GROUP", chatId: group.id, group };
+  }
+  // Rooms and threads come with their own domains; until then no such id exists.
+  const [kind, id] = target.room != null ? ["room", target.room] : ["thread", target.thread];
   throw notFound(`No ${kind} with id "${id}"`);
 }
 
@@ -86,6 +94,7 @@ export function forgetUsername(services: Services, username: string): void {
 const DIRECT_CHAT_CACHE = 50_000;
 
 export async function findChat(ctx: Context, target: Target): Promise<string | null> {
+  if (target.type === "GROUP") return target.chatId;
   const cached = ctx.services.caches.directChatIds.get(target.directKey);
   if (cached) return cached;
   const chat = await ctx.prisma.chat.findUnique({ where: { directKey: target.directKey } });
@@ -94,7 +103,7 @@ export async function findChat(ctx: Context, target: Target): Promise<string | n
 }
 
 /** The direct chat of the pair, made on first use (concurrent first messages agree on one). */
-export async function ensureChat(ctx: Context, target: Target): Promise<string> {
+export async function ensureChat(ctx: Context, target: DirectTarget): Promise<string> {
   const existing = await findChat(ctx, target);
   if (existing) return existing;
   try {
@@ -124,15 +133,17 @@ export async function requireConversation(
   const conversation = chatId
     ? await ctx.prisma.conversation.findUnique({ where: { userId_chatId: { userId: user.id, chatId } } })
     : null;
-  if (!conversation) throw notFound(`You have no conversation with ${describe(target)} yet`);
+  if (!conversation) {
+    if (target.type === "GROUP") {
+      // Only members have a group's conversation; a private group does not exist for anyone else.
+      if (!target.group.isPublic) throw notFound(`No group with id "${target.chatId}"`);
+      throw notMember(target.group);
+    }
+    throw notFound(`You have no conversation with ${describe(target)} yet`);
+  }
   return { target, conversation };
 }
 
 export function describe(target: Target): string {
-  return `"${target.peer.username}"`;
-}
-
-/** The users who take part in a chat, from one of them and their conversation. */
-export function participants(conversation: Pick<Conversation, "userId" | "peerId">): string[] {
-  return conversation.peerId ? [conversation.userId, conversation.peerId] : [conversation.userId];
+  return target.type === "GROUP" ? `the group "${target.group.name}"` : `"${target.peer.username}"`;
 }

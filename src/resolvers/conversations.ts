@@ -3,6 +3,7 @@ import { AppError, badInput } from "../errors.js";
 import type { ChatType, Conversation, Prisma } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
 import { type ChatTargetInput, requireConversation } from "./chats.js";
+import { groupConversationStats } from "./conversation-stats.js";
 import { type Tx, withEvents } from "./event-log.js";
 import { pageSize } from "./paging.js";
 import * as check from "./validation.js";
@@ -93,11 +94,24 @@ export async function listConversations(
 
 export async function totalUnread(ctx: Context): Promise<number> {
   const { user } = requireUser(ctx);
-  const sum = await ctx.prisma.conversation.aggregate({
-    where: { userId: user.id, deletedAt: null },
-    _sum: { unreadCount: true },
-  });
-  return sum._sum.unreadCount ?? 0;
+  const [direct, groups] = await Promise.all([
+    ctx.prisma.conversation.aggregate({
+      where: { userId: user.id, deletedAt: null, chatType: "DIRECT" },
+      _sum: { unreadCount: true },
+    }),
+    ctx.prisma.conversation.findMany({
+      where: { userId: user.id, deletedAt: null, chatType: "GROUP" },
+      select: { chatId: true },
+    }),
+  ]);
+  const stats = await groupConversationStats(
+    ctx,
+    user.id,
+    groups.map((group) => group.chatId),
+  );
+  let total = direct._sum.unreadCount ?? 0;
+  for (const entry of stats.values()) total += entry.unreadCount;
+  return total;
 }
 
 /** Applies a change to the caller's conversation and tells all their devices. */

@@ -1,8 +1,9 @@
 import type { Context, Services } from "../context.js";
+import { appendEntries, type ChatEntry, lockChats, type NewChatEntry } from "../delivery/chat-log.js";
 import type { EventKind, Prisma } from "../generated/prisma/client.js";
 import type { WireEvent } from "../pubsub/topics.js";
+import type { MessageRecord } from "./message-bodies.js";
 import { messageToWire } from "./message-wire.js";
-import type { MessageRecord } from "./messages.js";
 
 // The durable per-user event log (see ../shared/EVENT-LOG.md). A transaction that writes events
 // first locks the stream head of every user it writes to, in user-id order, before it touches
@@ -31,24 +32,67 @@ export interface Written extends NewEvent {
  * Runs `work` in a transaction holding the stream heads of `userIds`; the events it emits (to those
  * users only) commit with it, and the streams are woken after the commit, never before.
  */
-export async function withEvents<T>(
+export function withEvents<T>(
   ctx: Pick<Context, "prisma" | "services">,
   userIds: readonly string[],
   work: (tx: Tx, emit: Emit) => Promise<T>,
 ): Promise<T> {
+  return deliver(ctx, { users: userIds }, (tx, out) => work(tx, out.emit));
+}
+
+/** What a transaction run by `deliver` writes besides its own changes. */
+export interface Outbox {
+  /** A durable event in the stream of one of the locked users. */
+  emit: Emit;
+  /**
+   * An entry in the chat log for one of the locked chats, at the next position. The first takes
+   * the log's clock, held to the commit: append last, once the checks are done.
+   */
+  append(entry: NewChatEntry): Promise<ChatEntry>;
+}
+
+/**
+ * withEvents for changes that also go into the chat log: locks the users' stream heads, then the
+ * chats' rows (the one lock order every writer keeps), runs `work`, and after the commit wakes the
+ * streams and every instance's chat-log tailer.
+ */
+export async function deliver<T>(
+  ctx: Pick<Context, "prisma" | "services">,
+  scope: { users?: readonly string[]; chats?: readonly string[] },
+  work: (tx: Tx, out: Outbox) => Promise<T>,
+): Promise<T> {
   let written: Written[] = [];
+  let appended: ChatEntry[] = [];
   const result = await ctx.prisma.$transaction(async (tx) => {
-    const heads = await lockStreams(tx, userIds);
+    const heads = scope.users?.length ? await lockStreams(tx, scope.users) : new Map<string, bigint>();
+    const chats = new Set(scope.chats ?? []);
+    if (chats.size > 0) await lockChats(tx, [...chats]);
     const pending: NewEvent[] = [];
-    const value = await work(tx, (event) => {
-      if (!heads.has(event.userId)) throw new Error(`Stream of ${event.userId} was not locked first`);
-      pending.push(event);
+    const entries: ChatEntry[] = [];
+    const value = await work(tx, {
+      emit: (event) => {
+        if (!heads.has(event.userId)) throw new Error(`Stream of ${event.userId} was not locked first`);
+        pending.push(event);
+      },
+      append: async (entry) => {
+        if (!chats.has(entry.chatId)) throw new Error(`Chat ${entry.chatId} was not locked first`);
+        const [added] = await appendEntries(tx, [entry]);
+        entries.push(added!);
+        return added!;
+      },
     });
     written = await insertEvents(tx, heads, pending);
+    appended = entries;
     return value;
   });
   wakeStreams(ctx.services, written);
+  if (appended.length > 0) wakeChatLog(ctx.services, appended.at(-1)!.pos);
   return result;
+}
+
+/** After the commit: every instance's tailer reads the chat log on to `pos`. */
+export function wakeChatLog(services: Services, pos: bigint): void {
+  services.pubsub.publish("chatLogAdvanced", "all", { pos: pos.toString() });
 }
 
 /** Locks (creating where missing) the stream heads, in id order; returns each user's last position. */

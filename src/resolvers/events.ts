@@ -1,7 +1,20 @@
 import { Repeater } from "@repeaterjs/repeater";
 import { type Context, createLoaders } from "../context.js";
+import {
+  type ChatEntry,
+  chatLogHead,
+  chatLogKeptAfter,
+  type EntryRow,
+  entryVisible,
+  readEntries,
+  type Span,
+  spansAfter,
+} from "../delivery/chat-log.js";
+import { type Cursor, formatCursor, parseCursor as parseCursorText } from "../delivery/cursor.js";
+import type { TailReader } from "../delivery/tailer.js";
 import { AppError, badInput } from "../errors.js";
 import type {
+  ChatEphemeralMessage,
   EphemeralMessage,
   PresencePayload,
   SessionEndKind,
@@ -12,8 +25,9 @@ import { requireUser } from "./access.js";
 import type { ContactChange } from "./contacts.js";
 import type { ConversationChange } from "./conversations.js";
 import { eventsFromWire, readEvents, type StoredEvent, streamHead } from "./event-log.js";
+import type { GroupChange } from "./groups/policy.js";
+import type { MessageRecord } from "./message-bodies.js";
 import { messageFromWire } from "./message-wire.js";
-import type { MessageRecord } from "./messages.js";
 
 // Delivery: each device's `events` stream replays the user's durable log from a cursor, then follows
 // it live. The pubsub only says "the log grew"; the events themselves are always read from the
@@ -35,6 +49,7 @@ export type EventPayload =
     }
   | { __typename: "ConversationEvent"; kind: ConversationChange; chatId: string }
   | { __typename: "ContactEvent"; kind: ContactChange; userId: string; message: string | null }
+  | { __typename: "GroupEvent"; kind: GroupChange; groupId: string; actor: string | null; users: string[] }
   | ({ __typename: "PresenceEvent" } & PresencePayload)
   | ({ __typename: "TypingEvent" } & TypingPayload);
 
@@ -52,11 +67,16 @@ const POLL_MS = 30_000;
 const EPHEMERAL_BACKLOG = 256;
 /** Events a wake-up carried, kept for a stream that is behind; beyond this it reads the database. */
 const INBOX_LIMIT = 256;
-const CURSOR = /^(0|[1-9][0-9]{0,18})$/;
+function parseCursor(raw: string): Cursor {
+  const cursor = parseCursorText(raw);
+  if (!cursor) throw badInput("since must be a cursor from an earlier event or sync page", "since");
+  return cursor;
+}
 
-function parseCursor(raw: string): bigint {
-  if (!CURSOR.test(raw)) throw badInput("since must be a cursor from an earlier event or sync page", "since");
-  return BigInt(raw);
+/** Where a user's streams stand now: the start for a client that has nothing to resume. */
+async function currentCursor(ctx: Context, userId: string): Promise<Cursor> {
+  const [user, chat] = await Promise.all([streamHead(ctx, userId), chatLogHead(ctx.services.db)]);
+  return { user, chat };
 }
 
 function cursorExpired() {
@@ -67,12 +87,14 @@ function cursorExpired() {
   );
 }
 
-/** The first page after a client's cursor, refusing cursors from the future and cursors retention passed. */
+function futureCursor() {
+  return badInput("since is ahead of your event stream: it is not a cursor this server gave you", "since");
+}
+
+/** The first page of the user's own stream after a client's cursor, refusing future and expired cursors. */
 async function resume(ctx: Context, userId: string, since: bigint, limit: number): Promise<StoredEvent[]> {
   const head = await streamHead(ctx, userId);
-  if (since > head) {
-    throw badInput("since is ahead of your event stream: it is not a cursor this server gave you", "since");
-  }
+  if (since > head) throw futureCursor();
   if (since === head) return [];
   const page = await readEvents(ctx, userId, since, limit);
   // Positions have no holes, so a missing next position means retention removed it.
@@ -80,8 +102,47 @@ async function resume(ctx: Context, userId: string, since: bigint, limit: number
   return page;
 }
 
-function toEnvelope(event: StoredEvent): EventEnvelope {
-  return { cursor: event.seq.toString(), createdAt: event.createdAt, event: toPayload(event) };
+/** Refuses a chat-log position from the future, or one retention has passed. */
+async function checkChatPosition(ctx: Context, since: bigint): Promise<void> {
+  if (since > (await chatLogHead(ctx.services.db))) throw futureCursor();
+  if (!(await chatLogKeptAfter(ctx.services.db, since))) throw cursorExpired();
+}
+
+/** An event from either log, in the form the stream delivers. */
+type Item = { log: "user"; event: StoredEvent } | { log: "chat"; entry: ChatEntry };
+
+function envelope(item: Item, at: Cursor): EventEnvelope {
+  return item.log === "user"
+    ? { cursor: formatCursor(at), createdAt: item.event.createdAt, event: toPayload(item.event) }
+    : { cursor: formatCursor(at), createdAt: item.entry.createdAt, event: entryPayload(item.entry) };
+}
+
+function groupPayload(groupId: string, data: Record<string, unknown>): EventPayload {
+  return {
+    __typename: "GroupEvent",
+    kind: data.kind as GroupChange,
+    groupId,
+    actor: (data.actor as string | null) ?? null,
+    users: (data.users as string[] | undefined) ?? [],
+  };
+}
+
+function entryPayload(entry: ChatEntry): EventPayload {
+  switch (entry.kind) {
+    case "MESSAGE_EDITED":
+      return { __typename: "MessageEditedEvent", messageId: entry.messageId! };
+    case "MESSAGE_RECALLED":
+      return {
+        __typename: "MessageRecalledEvent",
+        messageId: entry.messageId!,
+        chatId: entry.chatId,
+        by: (entry.data?.by as string | null) ?? null,
+      };
+    case "GROUP":
+      return groupPayload(entry.chatId, entry.data ?? {});
+    default:
+      return { __typename: "MessageEvent", messageId: entry.messageId! };
+  }
 }
 
 function toPayload(event: StoredEvent): EventPayload {
@@ -126,29 +187,43 @@ function toPayload(event: StoredEvent): EventPayload {
         userId: data.userId as string,
         message: (data.message as string | null) ?? null,
       };
+    case "GROUP":
+      return groupPayload(event.chatId!, data);
   }
 }
 
 /**
- * Renders a page with fresh loaders (a stream lives long and must show what is current). A page
- * from the database warms them with its messages and conversations, one query each; the messages a
- * wake-up carried are primed instead.
+ * Renders items with fresh loaders (a stream lives long and must show what is current), each with
+ * the cursor after it. Replayed pages warm the loaders with their messages and conversations, one
+ * query each; messages that came with the items (wake-ups, the tailer) are primed instead.
  */
 async function render(
   ctx: Context,
-  events: StoredEvent[],
+  items: { item: Item; at: Cursor }[],
   carried: ReadonlyMap<string, MessageRecord> = new Map(),
 ): Promise<EventEnvelope[]> {
   ctx.loaders = createLoaders(ctx.services, ctx.viewer);
   for (const [id, message] of carried) ctx.loaders.messages.prime(BigInt(id), message as never);
-  const messageIds = events
-    .filter((e) => (e.kind === "MESSAGE" || e.kind === "MESSAGE_EDITED") && !carried.has(String(e.messageId)))
-    .map((e) => e.messageId!);
+  const messageIds: bigint[] = [];
+  const chatIds = new Set<string>();
+  for (const { item } of items) {
+    const { kind, messageId, chatId } = item.log === "user" ? item.event : item.entry;
+    if (
+      (kind === "MESSAGE" || kind === "MESSAGE_EDITED") &&
+      messageId !== null &&
+      !carried.has(String(messageId))
+    ) {
+      messageIds.push(messageId);
+    }
+    if (chatId) chatIds.add(chatId);
+  }
   // Replayed pages are what is worth warming; live events resolve conversations only if selected.
-  const replay = events.length > 1 && carried.size === 0;
-  const chatIds = replay ? [...new Set(events.map((e) => e.chatId).filter((id) => id !== null))] : [];
-  await Promise.all([ctx.loaders.messages.loadMany(messageIds), ctx.loaders.conversations.loadMany(chatIds)]);
-  return events.map(toEnvelope);
+  const replay = items.length > 1 && carried.size === 0;
+  await Promise.all([
+    ctx.loaders.messages.loadMany(messageIds),
+    ctx.loaders.conversations.loadMany(replay ? [...chatIds] : []),
+  ]);
+  return items.map(({ item, at }) => envelope(item, at));
 }
 
 export interface SyncPage {
@@ -160,7 +235,10 @@ export interface SyncPage {
 const SYNC_DEFAULT = 100;
 const SYNC_MAX = 1000;
 
-/** The durable events after `since` (from the oldest kept when omitted), for clients that pull. */
+/**
+ * The durable events after `since` (from the oldest kept when omitted), for clients that pull: the
+ * user's own stream and their groups' entries, merged by time; each log's order is kept.
+ */
 export async function sync(
   ctx: Context,
   since: string | null | undefined,
@@ -172,22 +250,47 @@ export async function sync(
     throw badInput(`first must be from 1 to ${SYNC_MAX}`, "first");
   }
   const after = since == null ? null : parseCursor(since);
-  const events =
-    after === null
-      ? await readEvents(ctx, user.id, 0n, limit + 1)
-      : await resume(ctx, user.id, after, limit + 1);
-  const page = events.slice(0, limit);
-  const nextCursor = page.at(-1)?.seq ?? after ?? (await streamHead(ctx, user.id));
-  return {
-    events: await render(ctx, page),
-    nextCursor: nextCursor.toString(),
-    hasMore: events.length > limit,
-  };
+  if (after) await checkChatPosition(ctx, after.chat);
+  const [events, chat] = await Promise.all([
+    after === null ? readEvents(ctx, user.id, 0n, limit + 1) : resume(ctx, user.id, after.user, limit + 1),
+    readEntries(ctx.services.db, user.id, after?.chat ?? 0n, limit + 1),
+  ]);
+  const merged = mergeByTime(
+    events.map((event): Item => ({ log: "user", event })),
+    chat.entries.map((entry): Item => ({ log: "chat", entry })),
+  );
+  const page = merged.slice(0, limit);
+  const at: Cursor = after ?? { user: events.length === 0 ? await streamHead(ctx, user.id) : 0n, chat: 0n };
+  const items = page.map((item) => {
+    if (item.log === "user") at.user = item.event.seq;
+    else at.chat = item.entry.pos;
+    return { item, at: { ...at } };
+  });
+  const hasMore = merged.length > limit;
+  // The chat log was read to its head (same snapshot): skip past the entries this user does not see.
+  if (!hasMore && chat.head > at.chat) at.chat = chat.head;
+  return { events: await render(ctx, items), nextCursor: formatCursor(at), hasMore };
+}
+
+/** Merges two logs by time, keeping each one's own order. */
+function mergeByTime(a: Item[], b: Item[]): Item[] {
+  const merged: Item[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && createdAt(a[i]!) <= createdAt(b[j]!))) merged.push(a[i++]!);
+    else merged.push(b[j++]!);
+  }
+  return merged;
+}
+
+function createdAt(item: Item): number {
+  return (item.log === "user" ? item.event.createdAt : item.entry.createdAt).getTime();
 }
 
 export async function eventCursor(ctx: Context): Promise<string> {
   const { user } = requireUser(ctx);
-  return (await streamHead(ctx, user.id)).toString();
+  return formatCursor(await currentCursor(ctx, user.id));
 }
 
 /** What a stream has been told since it last looked. */
@@ -267,9 +370,55 @@ function ephemeralPayload(message: EphemeralMessage): EventPayload {
   }
 }
 
+/** Chat-log entries the tailer handed over, kept for a stream that is behind; beyond this it reads the database. */
+const CHAT_INBOX_LIMIT = 1024;
+
 /**
- * The calling device's one stream. Subscribes to wake-ups first and reads the log second, so an
- * event committed in between is both read and announced, and delivered once (by position).
+ * A stream's side of the chat log. The instance's tailer hands it entries of its groups; it checks
+ * each against the user's membership spans (the same rule the database applies), and reads the
+ * database instead whenever it may have missed something: at the start, after its inbox overflowed,
+ * and after an entry that changes its own membership (its spans are read again first).
+ */
+class ChatFollower implements TailReader {
+  spans: Span[] = [];
+  inbox: EntryRow[] = [];
+  /** Read the database before trusting the inbox; with `respan`, the spans first. */
+  mustRead = true;
+  respan = true;
+
+  constructor(
+    readonly userId: string,
+    private readonly signals: Signals,
+  ) {}
+
+  entries(rows: EntryRow[]): void {
+    if (this.inbox.length + rows.length > CHAT_INBOX_LIMIT) {
+      this.inbox = [];
+      this.mustRead = true;
+    } else this.inbox.push(...rows);
+    this.signals.notify();
+  }
+
+  ephemeral(message: ChatEphemeralMessage): void {
+    if (message.event.kind === "TYPING" && message.senderId === this.userId) return;
+    const member = this.spans.some((span) => span.chatId === message.chatId && span.untilPos === null);
+    if (member) this.signals.addEphemeral(message.event);
+  }
+
+  /** Whether the entry changes this user's own spans (a join, a removal, blocking messages). */
+  changesSpans(entry: ChatEntry): boolean {
+    if (entry.kind !== "GROUP") return false;
+    const data = entry.data ?? {};
+    return (
+      data.kind === "GROUP_DESTROYED" || ((data.users as string[] | undefined) ?? []).includes(this.userId)
+    );
+  }
+}
+
+/**
+ * The calling device's one stream: its user's own log and the chat log of its groups. It subscribes
+ * to wake-ups (and registers with the tailer) first and reads the logs second, so an event committed
+ * in between is both read and announced, and delivered once (by position).
  */
 export async function deviceEvents(
   ctx: Context,
@@ -279,6 +428,7 @@ export async function deviceEvents(
   const { connection, services } = ctx;
   const requested = since == null ? null : parseCursor(since);
   const signals = new Signals();
+  const chat = new ChatFollower(user.id, signals);
   const unsubscribes = await Promise.all([
     services.pubsub.subscribe("streamAdvanced", user.id, (message) => signals.advanced(message)),
     services.pubsub.subscribe("ephemeral", user.id, (message) => signals.addEphemeral(message)),
@@ -292,23 +442,72 @@ export async function deviceEvents(
           }),
         ]),
   ]);
+  await services.chatLog.add(chat, []);
   const unsubscribe = () => {
     for (const stop of unsubscribes) stop();
+    services.chatLog.remove(chat);
   };
   connection?.sessionEnded.then((kind) => {
     signals.ended = kind;
     signals.notify();
   });
 
-  let position: bigint;
+  const at: Cursor = { user: 0n, chat: 0n };
   let backlog: StoredEvent[];
   try {
-    position = requested ?? (await streamHead(ctx, user.id));
-    backlog = requested === null ? [] : await resume(ctx, user.id, requested, PAGE);
+    if (requested) await checkChatPosition(ctx, requested.chat);
+    Object.assign(at, requested ?? (await currentCursor(ctx, user.id)));
+    backlog = requested === null ? [] : await resume(ctx, user.id, requested.user, PAGE);
   } catch (error) {
     unsubscribe();
     throw error;
   }
+
+  /** The chat log's next entries for this user: from the database when it must, else from the inbox. */
+  const nextEntries = async (): Promise<{ entries: ChatEntry[]; carried: Map<string, MessageRecord> }> => {
+    const carried = new Map<string, MessageRecord>();
+    if (chat.mustRead || signals.pollDue) {
+      signals.pollDue = false;
+      if (chat.respan) {
+        chat.respan = false;
+        chat.spans = await spansAfter(services.db, user.id, at.chat);
+        services.chatLog.watch(
+          chat,
+          chat.spans.map((span) => span.chatId),
+        );
+      }
+      const read = await readEntries(services.db, user.id, at.chat, PAGE);
+      chat.mustRead = read.entries.length === PAGE;
+      const upTo = chat.mustRead ? read.entries.at(-1)!.pos : read.head;
+      chat.inbox = chat.inbox.filter((row) => row.pos > upTo);
+      // Entries up to the head that this user does not see are passed over.
+      if (!chat.mustRead && read.entries.length === 0 && upTo > at.chat) at.chat = upTo;
+      return { entries: read.entries, carried };
+    }
+    const entries: ChatEntry[] = [];
+    while (chat.inbox.length > 0) {
+      const row = chat.inbox[0]!;
+      if (row.pos <= at.chat) {
+        chat.inbox.shift();
+        continue;
+      }
+      if (chat.changesSpans(row)) {
+        // Its own membership changed here: read the spans and the log again from this point.
+        chat.mustRead = true;
+        chat.respan = true;
+        break;
+      }
+      chat.inbox.shift();
+      if (!entryVisible(row, chat.spans, user.id)) {
+        if (entries.length === 0) at.chat = row.pos;
+        else break;
+        continue;
+      }
+      entries.push(row);
+      if (row.message) carried.set(String(row.messageId), row.message);
+    }
+    return { entries, carried };
+  };
 
   return new Repeater<EventEnvelope>(async (push, stop) => {
     const delivered = connection?.trackStream();
@@ -321,36 +520,53 @@ export async function deviceEvents(
       signals.pollDue = true;
       signals.notify();
     }, POLL_MS);
+    const deliver = async (items: Item[], carried: Map<string, MessageRecord>) => {
+      const positioned = items.map((item) => {
+        if (item.log === "user") at.user = item.event.seq;
+        else at.chat = item.entry.pos;
+        return { item, at: { ...at } };
+      });
+      for (const envelope of await render(ctx, positioned, carried)) {
+        if (stopped || signals.ended) return false;
+        await push(envelope);
+      }
+      return true;
+    };
     // A full page means the log may hold more: read on without waiting for a wake-up.
     let more = backlog.length === PAGE;
+    let userAt = at.user;
     try {
       while (!stopped && !signals.ended) {
         const seen = signals.mark();
         let carried = new Map<string, MessageRecord>();
+        const pollDue = signals.pollDue;
         if (backlog.length === 0 && signals.inbox.size > 0) {
-          ({ events: backlog, messages: carried } = signals.takeFrom(position));
+          ({ events: backlog, messages: carried } = signals.takeFrom(userAt));
         }
-        if (backlog.length === 0 && (more || signals.announced > position || signals.pollDue)) {
-          signals.pollDue = false;
-          backlog = await readEvents(ctx, user.id, position, PAGE);
+        if (backlog.length === 0 && (more || signals.announced > userAt || pollDue)) {
+          backlog = await readEvents(ctx, user.id, userAt, PAGE);
           more = backlog.length === PAGE;
-          if (backlog.length > 0 && backlog[0]!.seq !== position + 1n) throw cursorExpired();
+          if (backlog.length > 0 && backlog[0]!.seq !== userAt + 1n) throw cursorExpired();
           // Only a wake-up from another deployment sharing the Redis could announce what is not there.
-          if (backlog.length === 0 && signals.announced > position) signals.announced = position;
+          if (backlog.length === 0 && signals.announced > userAt) signals.announced = userAt;
         }
         if (backlog.length > 0) {
-          for (const envelope of await render(ctx, backlog, carried)) {
-            if (stopped || signals.ended) break;
-            await push(envelope);
-            position = BigInt(envelope.cursor!);
-          }
+          const items = backlog.map((event): Item => ({ log: "user", event }));
           backlog = [];
+          if (!(await deliver(items, carried))) break;
+          userAt = at.user;
           if (more) continue;
         }
+        const next = await nextEntries();
+        if (next.entries.length > 0) {
+          const items = next.entries.map((entry): Item => ({ log: "chat", entry }));
+          if (!(await deliver(items, next.carried))) break;
+        }
+        if (chat.mustRead || chat.inbox.some((row) => row.pos > at.chat)) continue;
         while (signals.ephemeral.length > 0 && !stopped && !signals.ended) {
           await push(signals.ephemeral.shift()!);
         }
-        if (signals.announced > position) continue;
+        if (signals.announced > userAt) continue;
         await signals.waitAfter(seen);
       }
       if (signals.ended && !stopped) {

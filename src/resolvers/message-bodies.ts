@@ -1,6 +1,6 @@
 import type { Context } from "../context.js";
 import { AppError, badInput, notFound } from "../errors.js";
-import type { MessageType } from "../generated/prisma/client.js";
+import type { Message, MessageType } from "../generated/prisma/client.js";
 import { canReadAttachment } from "./attachments.js";
 import * as check from "./validation.js";
 import { visibleMessages } from "./visibility.js";
@@ -25,6 +25,9 @@ export interface BodyInput {
 }
 
 export type BodyType = MessageType | "COMMAND";
+
+/** A message as the schema renders it; commands are never stored, hence the wider type. */
+export type MessageRecord = Omit<Message, "type"> & { type: BodyType };
 
 export interface PreparedBody {
   type: BodyType;

@@ -1,6 +1,7 @@
 import type { Context, Services } from "../context.js";
 import { messageFromRow } from "../db/rows.js";
 import { sql } from "../db/sql.js";
+import { groupCommit } from "../delivery/group-commit.js";
 import type { Message, MessageType } from "../generated/prisma/client.js";
 import { type Written, wakeStreams } from "./event-log.js";
 
@@ -32,16 +33,8 @@ export interface NewDirectMessage {
   contactsOnly: boolean;
 }
 
-const MAX_BATCH = 100;
-
-interface Pending {
-  input: NewDirectMessage;
-  resolve: (message: Message | null) => void;
-  reject: (error: unknown) => void;
-}
-
-/** One queue per server: at most one batch statement in flight, the next forming behind it. */
-const queues = new WeakMap<Services, { pending: Pending[]; running: boolean }>();
+/** One queue per server. */
+const queues = new WeakMap<Services, (input: NewDirectMessage) => Promise<Message | null>>();
 
 /**
  * Stores the message. Null, with nothing written, when the recipient is no longer the live user of
@@ -49,43 +42,13 @@ const queues = new WeakMap<Services, { pending: Pending[]; running: boolean }>()
  * the sender or (contactsOnly) is not their contact; the caller finds out which.
  */
 export function storeDirectMessage(ctx: Context, input: NewDirectMessage): Promise<Message | null> {
-  let queue = queues.get(ctx.services);
-  if (!queue) {
-    queue = { pending: [], running: false };
-    queues.set(ctx.services, queue);
+  let store = queues.get(ctx.services);
+  if (!store) {
+    const { services } = ctx;
+    store = groupCommit((inputs: NewDirectMessage[]) => storeBatch(services, inputs));
+    queues.set(ctx.services, store);
   }
-  const current = queue;
-  return new Promise((resolve, reject) => {
-    current.pending.push({ input, resolve, reject });
-    if (!current.running) void drain(ctx.services, current);
-  });
-}
-
-async function drain(services: Services, queue: { pending: Pending[]; running: boolean }) {
-  queue.running = true;
-  try {
-    while (queue.pending.length > 0) {
-      const batch = queue.pending.splice(0, MAX_BATCH);
-      try {
-        const stored = await storeBatch(
-          services,
-          batch.map((item) => item.input),
-        );
-        for (const [i, item] of batch.entries()) item.resolve(stored[i]!);
-      } catch (error) {
-        if (batch.length === 1) {
-          batch[0]!.reject(error);
-          continue;
-        }
-        // One bad message (a clientMessageId raced by a retry) fails the statement: go one by one.
-        for (const item of batch) {
-          await storeBatch(services, [item.input]).then(([message]) => item.resolve(message!), item.reject);
-        }
-      }
-    }
-  } finally {
-    queue.running = false;
-  }
+  return store(input);
 }
 
 type StoredRow = Record<string, unknown> & {

@@ -1,5 +1,5 @@
 import { messageFromRow } from "../db/rows.js";
-import type { MessageRecord } from "./messages.js";
+import type { MessageRecord } from "./message-bodies.js";
 
 // Messages cross the pubsub as JSON (between instances over Redis): bigints and dates as strings,
 // turned back the way rows read through the driver are.

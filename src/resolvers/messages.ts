@@ -5,6 +5,7 @@ import { type Message, type MessageType, Prisma, type User } from "../generated/
 import { requireAdmin, requireUser } from "./access.js";
 import {
   type ChatTargetInput,
+  type DirectTarget,
   ensureChat,
   findChat,
   forgetUsername,
@@ -14,15 +15,22 @@ import {
 import { sendCommand } from "./commands.js";
 import { requireMayMessage } from "./contacts.js";
 import { refreshConversation } from "./conversations.js";
-import { withEvents } from "./event-log.js";
-import { type BodyInput, type BodyType, bodyType, checkMessageSize, prepareBody } from "./message-bodies.js";
+import { deliver, type Tx, withEvents } from "./event-log.js";
+import { sendToGroup } from "./groups/messages.js";
+import { manages } from "./groups/policy.js";
+import {
+  type BodyInput,
+  bodyType,
+  checkMessageSize,
+  type MessageRecord,
+  prepareBody,
+} from "./message-bodies.js";
 import { storeDirectMessage } from "./message-store.js";
 import { pageSize } from "./paging.js";
 import * as check from "./validation.js";
-import { parseMessageId, requireVisibleMessage, visibleMessages } from "./visibility.js";
+import { parseMessageId, readableWhere, requireVisibleMessage, visibleMessages } from "./visibility.js";
 
-/** A message as the schema renders it; commands are never stored, hence the wider type. */
-export type MessageRecord = Omit<Message, "type"> & { type: BodyType };
+export type { MessageRecord } from "./message-bodies.js";
 
 export const MAX_EDITS = 10;
 const MAX_MENTIONS = 100;
@@ -69,13 +77,18 @@ export async function sendAs(
 ): Promise<MessageRecord> {
   if (sender.bannedAt) throw new AppError("USER_BANNED", "A banned user cannot send messages");
   const target = await resolveTarget(ctx, input.to, sender.id);
-  if (input.targets != null) throw badInput("targets is for group and room messages", "targets");
   const prepared = await prepareBody(ctx, sender.id, input.body);
   const ext =
     input.ext == null ? {} : check.jsonObject(input.ext, "ext", ctx.services.config.maxMessageBytes);
   checkMessageSize(ctx, prepared.body, ext);
   const clientMessageId =
     input.clientMessageId == null ? null : check.text(input.clientMessageId, "clientMessageId", { max: 128 });
+  // A retry of a clientMessageId already stored gets the first message back.
+  const earlier = () => (clientMessageId ? findByClientId(ctx, sender.id, clientMessageId) : null);
+  if (target.type === "GROUP") {
+    return sendToGroup(ctx, sender, target, { input, prepared, ext, clientMessageId, screened, earlier });
+  }
+  if (input.targets != null) throw badInput("targets is for group and room messages", "targets");
   const mentions = await mentionedUsers(ctx, input.mentions ?? [], [sender.id, target.peer.id]);
   const chatId = await ensureChat(ctx, target);
   const fields = {
@@ -105,8 +118,6 @@ export async function sendAs(
     screened,
     contactsOnly,
   };
-  // A retry of a clientMessageId already stored gets the first message back.
-  const earlier = () => (clientMessageId ? findByClientId(ctx, sender.id, clientMessageId) : null);
   try {
     const stored = await storeDirectMessage(ctx, { ...message, recipientUsername: target.peer.username });
     if (stored) return stored;
@@ -115,7 +126,7 @@ export async function sendAs(
     if (screened) await requireMayMessage(ctx, sender.id, target.peer);
     // The cached username pointed at a user since deleted: look again, once.
     forgetUsername(ctx.services, target.peer.username);
-    const fresh = await resolveTarget(ctx, input.to, sender.id);
+    const fresh = (await resolveTarget(ctx, input.to, sender.id)) as DirectTarget;
     const retried = await storeDirectMessage(ctx, {
       ...message,
       chatId: await ensureChat(ctx, fresh),
@@ -184,7 +195,10 @@ export async function history(ctx: Context, input: HistoryInput): Promise<Histor
   const conversation = chatId
     ? await ctx.prisma.conversation.findUnique({ where: { userId_chatId: { userId: user.id, chatId } } })
     : null;
-  if (!conversation) return { messages: [], hasPreviousPage: false };
+  if (!conversation) {
+    if (target.type === "GROUP") await requireConversation(ctx, input.conversation);
+    return { messages: [], hasPreviousPage: false };
+  }
   let senderId: string | undefined;
   if (input.from != null) {
     const name = check.maybeUsername(input.from);
@@ -199,6 +213,7 @@ export async function history(ctx: Context, input: HistoryInput): Promise<Histor
       ...(input.types?.length ? { type: { in: [...input.types] } } : {}),
       ...(senderId ? { senderId } : {}),
       hiddenBy: { none: { userId: user.id } },
+      ...readableWhere(user.id),
     },
     orderBy: { id: "desc" },
     take: last + 1,
@@ -214,9 +229,38 @@ export async function message(ctx: Context, id: string): Promise<Message> {
 
 // --- Changing ------------------------------------------------------------------------------------
 
-/** The users who had a message. */
-function participantsOf(message: Pick<Message, "senderId" | "recipientId">): string[] {
-  return message.recipientId ? [message.senderId, message.recipientId] : [message.senderId];
+/**
+ * Changes a message in one transaction and tells everyone who had it, by its chat's kind: the two
+ * streams of a direct chat, or one chat-log entry for a group (its targets only, when targeted).
+ * `work` returns null when there turned out to be nothing to change, and then nobody is told.
+ */
+async function changeMessage<T>(
+  ctx: Context,
+  message: Message,
+  kind: "MESSAGE_RECALLED" | "MESSAGE_EDITED",
+  data: Record<string, unknown> | null,
+  work: (tx: Tx) => Promise<T | null>,
+): Promise<T | null> {
+  const { chatId, id: messageId } = message;
+  if (message.chatType === "GROUP") {
+    const audience = message.targets.length > 0 ? [...message.targets, message.senderId] : [];
+    return deliver(ctx, { chats: [chatId] }, async (tx, out) => {
+      const result = await work(tx);
+      if (result !== null) await out.append({ chatId, kind, messageId, audience, data });
+      return result;
+    });
+  }
+  const participants = message.recipientId ? [message.senderId, message.recipientId] : [message.senderId];
+  return withEvents(ctx, participants, async (tx, emit) => {
+    const result = await work(tx);
+    if (result !== null) for (const userId of participants) emit({ userId, kind, chatId, messageId, data });
+    return result;
+  });
+}
+
+/** Whether the viewer runs the message's group (owners and admins recall any message there). */
+async function managesChat(ctx: Context, message: Message): Promise<boolean> {
+  return message.chatType === "GROUP" && manages(await ctx.loaders.memberships.load(message.chatId));
 }
 
 export async function recallMessage(ctx: Context, id: string): Promise<Message> {
@@ -229,9 +273,16 @@ export async function recallMessage(ctx: Context, id: string): Promise<Message> 
   } else {
     const { user } = requireUser(ctx);
     found = await requireVisibleMessage(ctx, user.id, id, { includeRecalled: true });
-    if (found.senderId !== user.id) throw forbidden("Only the sender can recall a direct message");
+    const groupManager = await managesChat(ctx, found);
+    if (found.senderId !== user.id && !groupManager) {
+      throw forbidden(
+        found.chatType === "GROUP"
+          ? "Only the sender, the group's owner and its admins can recall a group message"
+          : "Only the sender can recall a direct message",
+      );
+    }
     const windowMs = ctx.services.config.recallWindowSeconds * 1000;
-    if (!found.recalledAt && Date.now() - found.createdAt.getTime() > windowMs) {
+    if (!groupManager && !found.recalledAt && Date.now() - found.createdAt.getTime() > windowMs) {
       throw new AppError(
         "RECALL_WINDOW_EXPIRED",
         `Messages can be recalled for ${ctx.services.config.recallWindowSeconds} seconds after sending`,
@@ -241,28 +292,19 @@ export async function recallMessage(ctx: Context, id: string): Promise<Message> 
   const original = found;
   if (original.recalledAt) return original;
   const by = ctx.viewer.kind === "user" ? ctx.viewer.user.id : null;
-  const participants = participantsOf(original);
-  await withEvents(ctx, participants, async (tx, emit) => {
+  await changeMessage(ctx, original, "MESSAGE_RECALLED", { by }, async (tx) => {
     const recalled = await tx.message.updateMany({
       where: { id: original.id, recalledAt: null },
       data: { recalledAt: new Date(), recalledById: by, body: Prisma.DbNull },
     });
-    if (recalled.count === 0) return; // recalled meanwhile; that recall told everyone
-    // An unread recalled message no longer counts as unread.
+    if (recalled.count === 0) return null; // recalled meanwhile; that recall told everyone
+    // An unread recalled message no longer counts as unread (group counts are derived and follow).
     await tx.$executeRaw`
       UPDATE "Conversation" SET "unreadCount" = greatest("unreadCount" - 1, 0), "updatedAt" = now()
-      WHERE "chatId" = ${original.chatId}::uuid AND "userId" <> ${original.senderId}::uuid
+      WHERE "chatId" = ${original.chatId}::uuid AND "chatType" = 'DIRECT' AND "userId" <> ${original.senderId}::uuid
         AND "readUpToId" < ${original.id} AND "clearedUpToId" < ${original.id}
         AND NOT EXISTS (SELECT 1 FROM "HiddenMessage" h WHERE h."userId" = "Conversation"."userId" AND h."messageId" = ${original.id})`;
-    for (const userId of participants) {
-      emit({
-        userId,
-        kind: "MESSAGE_RECALLED",
-        chatId: original.chatId,
-        messageId: original.id,
-        data: { by },
-      });
-    }
+    return true;
   });
   return ctx.prisma.message.findUniqueOrThrow({ where: { id: original.id } });
 }
@@ -280,15 +322,14 @@ export async function editMessage(ctx: Context, id: string, body: BodyInput): Pr
   }
   const prepared = await prepareBody(ctx, user.id, body);
   checkMessageSize(ctx, prepared.body, original.ext as Record<string, unknown>);
-  const participants = participantsOf(original);
-  return withEvents(ctx, participants, async (tx, emit) => {
+  const edited = await changeMessage(ctx, original, "MESSAGE_EDITED", null, async (tx) => {
     const [current] = await tx.$queryRaw<{ editCount: number; recalledAt: Date | null }[]>`
       SELECT "editCount", "recalledAt" FROM "Message" WHERE id = ${original.id} FOR UPDATE`;
     if (current!.recalledAt) throw badInput("A recalled message cannot be edited", "id");
     if (current!.editCount >= MAX_EDITS) {
       throw new AppError("LIMIT_EXCEEDED", `A message can be edited at most ${MAX_EDITS} times`);
     }
-    const edited = await tx.message.update({
+    return tx.message.update({
       where: { id: original.id },
       data: {
         body: prepared.body as Prisma.InputJsonObject,
@@ -297,11 +338,8 @@ export async function editMessage(ctx: Context, id: string, body: BodyInput): Pr
         editCount: { increment: 1 },
       },
     });
-    for (const userId of participants) {
-      emit({ userId, kind: "MESSAGE_EDITED", chatId: original.chatId, messageId: original.id });
-    }
-    return edited;
   });
+  return edited!;
 }
 
 const MAX_DELETE = 100;

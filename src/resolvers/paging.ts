@@ -10,3 +10,21 @@ export function pageSize(requested: number | null | undefined, field: string): n
   }
   return requested;
 }
+
+/** An opaque keyset cursor: the sort key of the last row of a page. */
+export function keyCursor(key: readonly (string | number | boolean)[]): string {
+  return Buffer.from(JSON.stringify(key)).toString("base64url");
+}
+
+/** The key of a keyset cursor, checked by `valid`; BAD_USER_INPUT for anything else. */
+export function parseKeyCursor<Key extends readonly unknown[]>(
+  raw: string,
+  valid: (key: unknown[]) => boolean,
+  field = "after",
+): Key {
+  try {
+    const key = JSON.parse(Buffer.from(raw, "base64url").toString());
+    if (Array.isArray(key) && valid(key)) return key as unknown as Key;
+  } catch {}
+  throw badInput(`${field} must be a cursor from an earlier page`, field);
+}

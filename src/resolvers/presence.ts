@@ -1,5 +1,5 @@
 import type { Context, Services } from "../context.js";
-import { AppError, badInput, notFound } from "../errors.js";
+import { AppError, badInput } from "../errors.js";
 import type { Prisma, User } from "../generated/prisma/client.js";
 import type { PresencePayload } from "../pubsub/topics.js";
 import { requireUser } from "./access.js";
@@ -7,6 +7,7 @@ import { findUsers } from "./accounts.js";
 import type { PresenceView } from "./presence-view.js";
 import { lockUser } from "./sessions.js";
 import { type NodePage, usernameCursor, usernamePage } from "./user-pages.js";
+import { requireUsersNamed } from "./users.js";
 import * as check from "./validation.js";
 
 // Presence: whether a user is online (the presence store: any device with a graphql-ws connection),
@@ -43,15 +44,6 @@ export async function publishPresence(
   });
   await announcePresence(ctx.services, user.id);
   return ctx.loaders.presence.load(user.id);
-}
-
-async function requireUsersNamed(ctx: Context, usernames: readonly string[]): Promise<User[]> {
-  const names = [...new Set(usernames.map((name) => check.username(name, "usernames")))];
-  const users = await ctx.prisma.user.findMany({ where: { username: { in: names }, deletedAt: null } });
-  const unknown = names.filter((name) => !users.some((user) => user.username === name));
-  if (unknown.length > 0) throw notFound(`No users named ${unknown.map((name) => `"${name}"`).join(", ")}`);
-  const byName = new Map(users.map((user) => [user.username, user]));
-  return names.map((name) => byName.get(name)!);
 }
 
 /**

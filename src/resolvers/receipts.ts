@@ -1,12 +1,16 @@
 import type { Context } from "../context.js";
+import { userFromRow } from "../db/rows.js";
 import { AppError, badInput } from "../errors.js";
-import type { Conversation } from "../generated/prisma/client.js";
+import type { Conversation, Message, User } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
-import { type ChatTargetInput, participants, requireConversation } from "./chats.js";
+import { type ChatTargetInput, requireConversation } from "./chats.js";
+import { groupReaders } from "./conversation-stats.js";
 import { refreshConversation } from "./conversations.js";
 import { withEvents } from "./event-log.js";
+import { pageSize } from "./paging.js";
+import { parseUsernameCursor, usernameCursor } from "./user-pages.js";
 import * as check from "./validation.js";
-import { parseMessageId, visibleMessages } from "./visibility.js";
+import { parseMessageId, readableWhere, visibleMessages } from "./visibility.js";
 
 // Delivery and read receipts. They change the sender's view of their messages (Message.status), so
 // each one is an event in the sender's stream.
@@ -23,7 +27,10 @@ export async function markDelivered(ctx: Context, messageIds: readonly string[])
   const missing = ids.filter((id) => !found.has(id));
   if (missing.length > 0) throw new AppError("NOT_FOUND", `No message ${missing.slice(0, 5).join(", ")}`);
   // Marking your own messages is harmless and does nothing.
-  const pending = [...found.values()].filter((m) => m.senderId !== user.id && !m.deliveredAt);
+  // Group messages have no per-recipient delivery state: their receipts are read positions.
+  const pending = [...found.values()].filter(
+    (m) => m.chatType === "DIRECT" && m.senderId !== user.id && !m.deliveredAt,
+  );
   if (pending.length === 0) return true;
   const senders = [...new Set(pending.map((m) => m.senderId))];
   await withEvents(ctx, senders, async (tx, emit) => {
@@ -75,9 +82,11 @@ export async function markConversationRead(
     });
     upToId = newest?.id ?? 0n;
   }
+  if (conversation.chatType === "GROUP") return readGroup(ctx, conversation, upToId);
   if (upToId <= conversation.readUpToId && conversation.unreadCount === 0) return conversation;
   const key = { userId_chatId: { userId: user.id, chatId } };
-  return withEvents(ctx, participants(conversation), async (tx, emit) => {
+  const participants = conversation.peerId ? [user.id, conversation.peerId] : [user.id];
+  return withEvents(ctx, participants, async (tx, emit) => {
     const current = await tx.conversation.findUniqueOrThrow({ where: key });
     const read = await tx.$queryRaw<{ id: bigint }[]>`
       UPDATE "Message" SET "readAt" = now(), "deliveredAt" = coalesce("deliveredAt", now())
@@ -104,6 +113,68 @@ export async function markConversationRead(
   });
 }
 
+/**
+ * In a group, reading moves the reader's read position, which only moves forward; unread counts
+ * and readCount are derived from it. Senders of messages that asked for receipts get a READ
+ * ReceiptEvent for the ones this read covers.
+ */
+async function readGroup(ctx: Context, conversation: Conversation, upToId: bigint): Promise<Conversation> {
+  const { userId, chatId } = conversation;
+  if (upToId <= conversation.readUpToId) return conversation;
+  const asked = await ctx.prisma.message.findMany({
+    where: {
+      chatId,
+      id: { gt: conversation.readUpToId, lte: upToId },
+      requestReadReceipts: true,
+      senderId: { not: userId },
+      recalledAt: null,
+      ...readableWhere(userId),
+    },
+    select: { id: true, senderId: true },
+  });
+  const senders = [...new Set(asked.map((message) => message.senderId))];
+  const key = { userId_chatId: { userId, chatId } };
+  return withEvents(ctx, [userId, ...senders], async (tx, emit) => {
+    await tx.$executeRaw`
+      UPDATE "Conversation" SET "readUpToId" = greatest("readUpToId", ${upToId}), "updatedAt" = now()
+      WHERE "userId" = ${userId}::uuid AND "chatId" = ${chatId}::uuid`;
+    emit({ userId, kind: "CONVERSATION", chatId, data: { kind: "READ" } });
+    for (const senderId of senders) {
+      const messageIds = asked
+        .filter((message) => message.senderId === senderId)
+        .map((message) => String(message.id))
+        .sort(byNumber)
+        .slice(-MAX_RECEIPT_IDS);
+      emit({
+        userId: senderId,
+        kind: "RECEIPT",
+        chatId,
+        data: { kind: "READ", by: userId, messageIds, upTo: upToId.toString() },
+      });
+    }
+    return tx.conversation.findUniqueOrThrow({ where: key });
+  });
+}
+
 function byNumber(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/** A group message's readers, for its sender only (null for anyone else, and for other messages). */
+export async function readBy(
+  ctx: Context,
+  message: Pick<Message, "id" | "senderId" | "chatType" | "requestReadReceipts">,
+  args: { first?: number | null; after?: string | null },
+): Promise<{ nodes: User[]; cursorOf: (user: User) => string; hasNextPage: boolean } | null> {
+  if (ctx.viewer.kind !== "user" || ctx.viewer.user.id !== message.senderId) return null;
+  if (message.chatType !== "GROUP" || !message.requestReadReceipts) return null;
+  const first = pageSize(args.first, "first");
+  const after = args.after == null ? null : parseUsernameCursor(args.after);
+  const rows = await groupReaders(ctx, message.id, after, first + 1);
+  const users = rows.map((row) => userFromRow(row.user as Record<string, unknown>));
+  return {
+    nodes: users.slice(0, first),
+    cursorOf: (user) => usernameCursor(user.username),
+    hasNextPage: users.length > first,
+  };
 }

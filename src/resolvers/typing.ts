@@ -3,18 +3,26 @@ import { AppError } from "../errors.js";
 import { requireUser } from "./access.js";
 import { type ChatTargetInput, findChat, resolveTarget } from "./chats.js";
 import { requireMayMessage } from "./contacts.js";
+import { notMember } from "./groups/access.js";
 
 // Typing indicators: live-only hints to the other side, never stored or replayed.
 
 const TYPING_WINDOW_SECONDS = 10;
 
 /**
- * Tells the other side of the conversation that the caller is typing. A recipient who blocked the
- * caller is simply not told (typing is a hint; the caller learns of the block when they send).
+ * Tells the other side of the conversation (or the group's members) that the caller is typing. A
+ * recipient who blocked the caller is simply not told (typing is a hint; the caller learns of the
+ * block when they send).
  */
 export async function sendTyping(ctx: Context, conversation: ChatTargetInput): Promise<boolean> {
   const { user } = requireUser(ctx);
   const target = await resolveTarget(ctx, conversation);
+  if (target.type === "GROUP") {
+    const member = await ctx.prisma.groupMember.findUnique({
+      where: { groupId_userId: { groupId: target.chatId, userId: user.id } },
+    });
+    if (!member) throw notMember(target.group);
+  }
   const { rateLimiter, config } = ctx.services;
   const key = `typing:${user.id}`;
   if ((await rateLimiter.hit(key, TYPING_WINDOW_SECONDS)) > config.typingRateLimit) {
@@ -25,6 +33,16 @@ export async function sendTyping(ctx: Context, conversation: ChatTargetInput): P
       { retryAfterSeconds },
     );
   }
+  const createdAt = new Date().toISOString();
+  if (target.type === "GROUP") {
+    // One publish for the whole group: each instance tells its own members' streams.
+    ctx.services.pubsub.publish("chatEphemeral", "all", {
+      chatId: target.chatId,
+      senderId: user.id,
+      event: { kind: "TYPING", payload: { userId: user.id, chatId: target.chatId }, createdAt },
+    });
+    return true;
+  }
   try {
     await requireMayMessage(ctx, user.id, target.peer);
   } catch (error) {
@@ -34,7 +52,7 @@ export async function sendTyping(ctx: Context, conversation: ChatTargetInput): P
   ctx.services.pubsub.publish("ephemeral", target.peer.id, {
     kind: "TYPING",
     payload: { userId: user.id, chatId: await findChat(ctx, target) },
-    createdAt: new Date().toISOString(),
+    createdAt,
   });
   return true;
 }

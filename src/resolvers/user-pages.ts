@@ -14,7 +14,7 @@ export function usernameCursor(username: string): string {
   return Buffer.from(username).toString("base64url");
 }
 
-function parseUsernameCursor(raw: string): string {
+export function parseUsernameCursor(raw: string): string {
   const name = Buffer.from(raw, "base64url").toString();
   if (!check.maybeUsername(name)) throw badInput("after must be a cursor from an earlier page", "after");
   return name;

@@ -1,6 +1,6 @@
 import type { Context } from "../context.js";
 import { notFound } from "../errors.js";
-import type { Conversation, Message } from "../generated/prisma/client.js";
+import type { Conversation, Message, Prisma } from "../generated/prisma/client.js";
 
 // Who can see a message: a participant of its chat (someone with a Conversation in it) who has not
 // deleted it from, or cleared it out of, their own history. Anything else is NOT_FOUND, so that
@@ -12,8 +12,30 @@ export function parseMessageId(raw: string): bigint | null {
   return MESSAGE_ID.test(raw) ? BigInt(raw) : null;
 }
 
+/**
+ * A targeted group message is for its targets and its sender only. The twin of readableSql; with
+ * isVisibleIn, the whole rule for who sees a message.
+ */
+export function readableBy(message: Pick<Message, "targets" | "senderId">, userId: string): boolean {
+  return message.targets.length === 0 || message.senderId === userId || message.targets.includes(userId);
+}
+
+/** readableBy in SQL, for a message alias and a user-id expression (fixed SQL, never input). */
+export function readableSql(message: string, user: string): string {
+  return `(cardinality(${message}.targets) = 0 OR ${message}."senderId" = ${user} OR ${user} = ANY(${message}.targets))`;
+}
+
+/** readableBy as a Prisma filter. */
+export function readableWhere(userId: string): Prisma.MessageWhereInput {
+  return { OR: [{ targets: { isEmpty: true } }, { targets: { has: userId } }, { senderId: userId }] };
+}
+
 export function isVisibleIn(message: Message, conversation: Conversation | null | undefined): boolean {
-  return Boolean(conversation) && message.id > conversation!.clearedUpToId;
+  return (
+    Boolean(conversation) &&
+    message.id > conversation!.clearedUpToId &&
+    readableBy(message, conversation!.userId)
+  );
 }
 
 /** The messages among `ids` that `userId` can see, by id; recalled ones only with `includeRecalled`. */

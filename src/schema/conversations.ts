@@ -4,7 +4,7 @@ import { UserRef } from "./accounts.js";
 import { builder } from "./builder.js";
 import { ChatTargetRef, ChatTypeRef } from "./chats.js";
 import { connectionType } from "./pagination.js";
-import { ConversationRef, MessageRef } from "./refs.js";
+import { ConversationRef, GroupRef, MessageRef } from "./refs.js";
 
 ConversationRef.implement({
   description: "The viewer's side of a chat: unread count, pin, marks and what they cleared.",
@@ -18,14 +18,38 @@ ConversationRef.implement({
       resolve: (conversation, _args, ctx) =>
         conversation.peerId ? ctx.loaders.users.load(conversation.peerId) : null,
     }),
+    group: t.field({
+      type: GroupRef,
+      nullable: true,
+      description: "Group chats: the group.",
+      resolve: (conversation, _args, ctx) =>
+        conversation.chatType === "GROUP" ? ctx.loaders.groups.load(conversation.chatId) : null,
+    }),
     lastMessage: t.field({
       type: MessageRef,
       nullable: true,
       description: "The newest message still in the viewer's history.",
-      resolve: (conversation, _args, ctx) =>
-        conversation.lastMessageId === null ? null : ctx.loaders.messages.load(conversation.lastMessageId),
+      resolve: async (conversation, _args, ctx) => {
+        const id =
+          conversation.chatType === "GROUP"
+            ? ((await ctx.loaders.groupStats.load(conversation.chatId))?.lastMessageId ?? null)
+            : conversation.lastMessageId;
+        return id === null ? null : ctx.loaders.messages.load(id);
+      },
     }),
-    unreadCount: t.exposeInt("unreadCount"),
+    unreadCount: t.int({
+      resolve: async (conversation, _args, ctx) =>
+        conversation.chatType === "GROUP"
+          ? ((await ctx.loaders.groupStats.load(conversation.chatId))?.unreadCount ?? 0)
+          : conversation.unreadCount,
+    }),
+    mentionCount: t.int({
+      description: "Groups: unread messages that mention you or everyone.",
+      resolve: async (conversation, _args, ctx) =>
+        conversation.chatType === "GROUP"
+          ? ((await ctx.loaders.groupStats.load(conversation.chatId))?.mentionCount ?? 0)
+          : 0,
+    }),
     readUpTo: t.id({
       nullable: true,
       description: "The viewer has read every message up to this id.",

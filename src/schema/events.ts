@@ -1,9 +1,9 @@
 import type { EventEnvelope, EventPayload } from "../resolvers/events.js";
 import * as events from "../resolvers/events.js";
 import { UserRef } from "./accounts.js";
-import { builder, type Types } from "./builder.js";
+import { builder, present, type Types } from "./builder.js";
 import { ContactRef } from "./contacts.js";
-import { ConversationRef, MessageRef } from "./refs.js";
+import { ConversationRef, GroupRef, MessageRef } from "./refs.js";
 
 type Payload<Name extends EventPayload["__typename"]> = Extract<EventPayload, { __typename: Name }>;
 
@@ -44,6 +44,39 @@ const EventKindRef = builder.enumType("EventKind", {
     BLOCKED: { description: "ContactEvent: you blocked user" },
     UNBLOCKED: { description: "ContactEvent: you unblocked user" },
     REMARK_CHANGED: { description: "ContactEvent: you changed your remark on user" },
+    GROUP_CREATED: { description: "GroupEvent: the group was made; users are its first members" },
+    GROUP_DESTROYED: { description: "GroupEvent: the owner destroyed the group; its conversation ends" },
+    GROUP_UPDATED: { description: "GroupEvent: name, description, ext or settings changed" },
+    ANNOUNCEMENT_CHANGED: { description: "GroupEvent: the announcement changed" },
+    MEMBER_JOINED: { description: "GroupEvent: users joined (or were approved, or accepted an invitation)" },
+    MEMBER_LEFT: { description: "GroupEvent: users left" },
+    MEMBER_REMOVED: { description: "GroupEvent: users were removed by actor" },
+    MEMBER_INVITED: {
+      description: "GroupEvent: actor invited you (acceptGroupInvite or declineGroupInvite)",
+    },
+    INVITE_DECLINED: { description: "GroupEvent: an invitation was declined" },
+    JOIN_REQUESTED: {
+      description: "GroupEvent: actor asked to join (owner and admins, and the applicant's devices)",
+    },
+    JOIN_DECLINED: { description: "GroupEvent: a request to join was declined" },
+    OWNER_CHANGED: { description: "GroupEvent: users[0] is the new owner, users[1] the old one" },
+    ADMIN_ADDED: { description: "GroupEvent: users became admins" },
+    ADMIN_REMOVED: { description: "GroupEvent: users are no longer admins" },
+    MEMBERS_MUTED: { description: "GroupEvent: users were muted for a time" },
+    MEMBERS_UNMUTED: { description: "GroupEvent: users were unmuted" },
+    ALL_MUTED: { description: "GroupEvent: everyone but the owner, admins and the allow list is muted" },
+    ALL_UNMUTED: { description: "GroupEvent: mute-all was lifted" },
+    ALLOW_LIST_ADDED: { description: "GroupEvent: users may speak while all are muted" },
+    ALLOW_LIST_REMOVED: { description: "GroupEvent: users left the allow list" },
+    MEMBERS_BLOCKED: { description: "GroupEvent: users were removed and barred" },
+    MEMBERS_UNBLOCKED: { description: "GroupEvent: users may join again" },
+    MEMBER_ATTRIBUTES_CHANGED: { description: "GroupEvent: a member's attributes changed" },
+    MESSAGES_BLOCKED: {
+      description: "GroupEvent: you stopped receiving the group's messages (blockGroupMessages)",
+    },
+    MESSAGES_UNBLOCKED: { description: "GroupEvent: you receive the group's messages again" },
+    FILE_UPLOADED: { description: "GroupEvent: a file was shared" },
+    FILE_DELETED: { description: "GroupEvent: a shared file was deleted" },
   } as const,
 });
 
@@ -180,6 +213,31 @@ builder.objectFields(ContactEventRef, (t) => ({
   }),
 }));
 
+const GroupEventRef = eventObject(
+  "GroupEvent",
+  "A group you are in (or were just removed from, invited to or asked to join) changed.",
+);
+builder.objectFields(GroupEventRef, (t) => ({
+  kind: t.field({ type: EventKindRef, resolve: (event) => event.kind }),
+  group: t.field({
+    type: GroupRef,
+    nullable: true,
+    description: "The group as it is now",
+    resolve: (event, _args, ctx) => ctx.loaders.groups.load(event.groupId),
+  }),
+  actor: t.field({
+    type: UserRef,
+    nullable: true,
+    description: "Who made the change; null for the app server",
+    resolve: (event, _args, ctx) => (event.actor ? ctx.loaders.users.load(event.actor) : null),
+  }),
+  users: t.field({
+    type: [UserRef],
+    description: "The users the change is about",
+    resolve: async (event, _args, ctx) => present(await ctx.loaders.users.loadMany(event.users)),
+  }),
+}));
+
 const PresenceEventRef = eventObject(
   "PresenceEvent",
   "A user whose presence you subscribed to came online, went offline or changed their status. Live only.",
@@ -216,6 +274,7 @@ const EventRef = builder.unionType("Event", {
     ReceiptEventRef,
     ConversationEventRef,
     ContactEventRef,
+    GroupEventRef,
     PresenceEventRef,
     TypingEventRef,
     SessionEventRef,

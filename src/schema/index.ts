@@ -8,6 +8,7 @@ import "./chats.js";
 import "./attachments.js";
 import "./messages.js";
 import "./conversations.js";
+import "./groups.js";
 import "./search.js";
 import "./events.js";
 

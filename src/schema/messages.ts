@@ -1,12 +1,14 @@
+import type { User } from "../generated/prisma/client.js";
 import { downloadUrl } from "../resolvers/attachments.js";
 import type { MessageRecord } from "../resolvers/messages.js";
 import * as messages from "../resolvers/messages.js";
+import * as receipts from "../resolvers/receipts.js";
 import { UserRef } from "./accounts.js";
 import { AttachmentRef } from "./attachments.js";
 import { builder, present, type Types } from "./builder.js";
 import { ChatTargetRef, ChatTypeRef } from "./chats.js";
 import { connectionType } from "./pagination.js";
-import { ConversationRef, MessageRef } from "./refs.js";
+import { ConversationRef, GroupRef, MessageRef } from "./refs.js";
 
 export const MessageTypeRef = builder.enumType("MessageType", {
   values: ["TEXT", "IMAGE", "VOICE", "VIDEO", "FILE", "LOCATION", "COMMAND", "CUSTOM", "COMBINED"] as const,
@@ -147,10 +149,12 @@ const MessageBodyRef = builder.unionType("MessageBody", {
 });
 
 const MessageTargetRef = builder.unionType("MessageTarget", {
-  description: "Whom a message was sent to: a user for direct messages.",
-  types: [UserRef],
-  resolveType: () => UserRef,
+  description: "Whom a message was sent to: a user for direct messages, a group for group messages.",
+  types: [UserRef, GroupRef],
+  resolveType: (target) => ("username" in target ? UserRef : GroupRef),
 });
+
+const UserConnectionRef = connectionType("User", UserRef as never) as ReturnType<typeof connectionType<User>>;
 
 // --- Message --------------------------------------------------------------------------------------
 
@@ -174,7 +178,11 @@ MessageRef.implement({
       type: MessageTargetRef,
       nullable: true,
       resolve: (message, _args, ctx) =>
-        message.recipientId ? ctx.loaders.users.load(message.recipientId) : null,
+        message.chatType === "GROUP"
+          ? ctx.loaders.groups.load(message.chatId)
+          : message.recipientId
+            ? ctx.loaders.users.load(message.recipientId)
+            : null,
     }),
     type: t.field({ type: MessageTypeRef, resolve: (message) => message.type }),
     body: t.field({
@@ -199,8 +207,25 @@ MessageRef.implement({
     deliveredAt: t.expose("deliveredAt", { type: "DateTime", nullable: true }),
     readAt: t.expose("readAt", { type: "DateTime", nullable: true }),
     readCount: t.int({
-      description: "How many recipients read it (direct: 0 or 1).",
-      resolve: (message) => (message.readAt ? 1 : 0),
+      description:
+        "How many recipients read it (direct: 0 or 1; groups: members whose read position passed it, for messages sent with requestReadReceipts).",
+      resolve: (message, _args, ctx) =>
+        message.chatType === "GROUP" ? ctx.loaders.readCounts.load(message.id) : message.readAt ? 1 : 0,
+    }),
+    readBy: t.field({
+      type: UserConnectionRef,
+      nullable: true,
+      description: "Group messages sent with requestReadReceipts: who read it. Only its sender sees this.",
+      args: { first: t.arg.int(), after: t.arg.string() },
+      resolve: async (message, args, ctx) => {
+        const page = await receipts.readBy(ctx, message, args);
+        return page && { ...page, hasPreviousPage: args.after != null };
+      },
+    }),
+    targets: t.field({
+      type: [UserRef],
+      description: "Targeted group messages: the only members who receive it.",
+      resolve: async (message, _args, ctx) => present(await ctx.loaders.users.loadMany(message.targets)),
     }),
     mentions: t.field({
       type: [UserRef],

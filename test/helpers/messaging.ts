@@ -80,6 +80,14 @@ export function streamEvents(socket: Socket, since?: string | null) {
   return subscribe(socket, EVENT_STREAM, since === undefined ? {} : { since });
 }
 
+/**
+ * The position in the user's own stream that a cursor carries. Cursors are opaque to apps; the
+ * tests read this part to check that a user's positions have no gaps and no repeats.
+ */
+export function userPosition(cursor: string): bigint {
+  return BigInt(cursor.split(".")[0]!);
+}
+
 export async function cursorOf(url: string, token: string): Promise<string> {
   return (await ok(url, "{ eventCursor }", {}, token)).eventCursor;
 }

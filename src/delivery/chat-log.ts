@@ -1,0 +1,235 @@
+import type { Database } from "../db/client.js";
+import { messageFromRow } from "../db/rows.js";
+import { sql } from "../db/sql.js";
+import type { EventKind, Message, Prisma } from "../generated/prisma/client.js";
+
+// The chat log: one shared, ordered log for every group (EVENT-LOG.md, "Groups, threads and rooms").
+// A group message, edit, recall or membership change is one entry, written once whatever the
+// group's size. Positions come from one clock row that a writer takes last (after its chats' rows)
+// and holds to its commit, so positions commit in order and without holes: a reader that has seen
+// position N can never see a lower one appear. Who reads an entry is decided when it is read, from
+// the reader's membership spans, by `ENTRY_VISIBLE` (SQL) and `entryVisible` (TypeScript): the same
+// rule, kept side by side here.
+
+export type Tx = Prisma.TransactionClient;
+
+export interface NewChatEntry {
+  chatId: string;
+  kind: EventKind;
+  messageId?: bigint | null;
+  /** Only these users read it; empty or omitted: every member. */
+  audience?: readonly string[];
+  data?: Record<string, unknown> | null;
+}
+
+export interface ChatEntry {
+  pos: bigint;
+  chatId: string;
+  kind: EventKind;
+  messageId: bigint | null;
+  audience: string[];
+  data: Record<string, unknown> | null;
+  createdAt: Date;
+}
+
+/** A stretch of membership: the member reads entries from fromPos to untilPos, both included. */
+export interface Span {
+  chatId: string;
+  fromPos: bigint;
+  untilPos: bigint | null;
+  receivesMessages: boolean;
+}
+
+/** Entry kinds a member who blocked the group's messages does not get. */
+const MESSAGE_KINDS: readonly EventKind[] = ["MESSAGE", "MESSAGE_EDITED", "MESSAGE_RECALLED"];
+
+/** Whether `userId`, with these spans, reads the entry. The twin of ENTRY_VISIBLE. */
+export function entryVisible(entry: ChatEntry, spans: readonly Span[], userId: string): boolean {
+  const covered = spans.some(
+    (span) =>
+      span.chatId === entry.chatId &&
+      entry.pos >= span.fromPos &&
+      (span.untilPos === null || entry.pos <= span.untilPos) &&
+      (span.receivesMessages || !MESSAGE_KINDS.includes(entry.kind)),
+  );
+  return covered && (entry.audience.length === 0 || entry.audience.includes(userId));
+}
+
+/** The twin of entryVisible, joining a user's spans `s` to entries `e`. */
+const ENTRY_VISIBLE = `e."chatId" = s."chatId" AND e.pos >= s."fromPos"
+  AND (s."untilPos" IS NULL OR e.pos <= s."untilPos")
+  AND (s."receivesMessages" OR e.kind::text <> ALL ('{${MESSAGE_KINDS.join(",")}}'::text[]))
+  AND (cardinality(e.audience) = 0 OR s."userId" = ANY(e.audience))`;
+
+const ENTRY_JSON = `json_build_object('pos', e.pos::text, 'chatId', e."chatId", 'kind', e.kind,
+  'messageId', e."messageId"::text, 'audience', e.audience, 'data', e.data, 'createdAt', e."createdAt")`;
+
+/** Locks the chats' rows, in id order: a chat-log writer holds its chats before the clock. */
+export async function lockChats(tx: Tx, chatIds: readonly string[]): Promise<void> {
+  const ids = [...new Set(chatIds)].sort();
+  await tx.$queryRaw`SELECT id FROM "Chat" WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR UPDATE`;
+}
+
+/**
+ * Appends entries at the next positions. The caller holds its chats' rows (lockChats); this takes
+ * the clock, which the transaction then holds to its commit, so keep what follows short.
+ */
+export async function appendEntries(tx: Tx, entries: readonly NewChatEntry[]): Promise<ChatEntry[]> {
+  if (entries.length === 0) return [];
+  const [clock] = await tx.$queryRaw<{ pos: bigint }[]>`
+    UPDATE "ChatLogClock" SET pos = pos + ${entries.length} WHERE id = 1 RETURNING pos`;
+  const first = BigInt(clock!.pos) - BigInt(entries.length) + 1n;
+  const createdAt = new Date();
+  const written = entries.map(
+    (entry, i): ChatEntry => ({
+      pos: first + BigInt(i),
+      chatId: entry.chatId,
+      kind: entry.kind,
+      messageId: entry.messageId ?? null,
+      audience: [...(entry.audience ?? [])],
+      data: entry.data ?? null,
+      createdAt,
+    }),
+  );
+  await tx.$executeRaw`
+    INSERT INTO "ChatLogEntry" (pos, "chatId", kind, "messageId", audience, data, "createdAt")
+    SELECT p::bigint, c, k::"EventKind", m::bigint, ARRAY(SELECT jsonb_array_elements_text(a::jsonb))::uuid[],
+      d::jsonb, ${createdAt}
+    FROM unnest(
+      ${written.map((w) => w.pos.toString())}::text[], ${written.map((w) => w.chatId)}::uuid[],
+      ${written.map((w) => w.kind)}::text[], ${written.map((w) => w.messageId?.toString() ?? null)}::text[],
+      ${written.map((w) => JSON.stringify(w.audience))}::text[],
+      ${written.map((w) => (w.data ? JSON.stringify(w.data) : null))}::text[]) AS x(p, c, k, m, a, d)`;
+  return written;
+}
+
+/** Opens a membership span at `pos` (a join, or a change of what the member receives). */
+export async function openSpan(
+  tx: Tx,
+  chatId: string,
+  userId: string,
+  pos: bigint,
+  receivesMessages = true,
+): Promise<void> {
+  await tx.$executeRaw`
+    INSERT INTO "MembershipSpan" ("chatId", "userId", "fromPos", "receivesMessages")
+    VALUES (${chatId}::uuid, ${userId}::uuid, ${pos}, ${receivesMessages})`;
+}
+
+/** Closes the users' open spans at `pos`: they read the entry at `pos` (their removal) and nothing after. */
+export async function closeSpans(tx: Tx, chatId: string, userIds: readonly string[], pos: bigint) {
+  await tx.$executeRaw`
+    UPDATE "MembershipSpan" SET "untilPos" = ${pos}
+    WHERE "chatId" = ${chatId}::uuid AND "userId" = ANY(${[...userIds]}::uuid[]) AND "untilPos" IS NULL`;
+}
+
+export interface EntryRow extends ChatEntry {
+  /** The entry's message as it is now, when it has one. */
+  message: Message | null;
+}
+
+function entryFromJson(json: Record<string, unknown>, message?: Record<string, unknown> | null): EntryRow {
+  const createdAt = json.createdAt as string;
+  return {
+    pos: BigInt(json.pos as string),
+    chatId: json.chatId as string,
+    kind: json.kind as EventKind,
+    messageId: json.messageId == null ? null : BigInt(json.messageId as string),
+    audience: (json.audience as string[] | null) ?? [],
+    data: (json.data as Record<string, unknown> | null) ?? null,
+    createdAt: new Date(/(Z|[+-]\d\d:?\d\d)$/.test(createdAt) ? createdAt : `${createdAt}Z`),
+    message: message ? messageFromRow(message) : null,
+  };
+}
+
+/**
+ * The entries after `after` that `userId` reads, oldest first, and the log's head as of the same
+ * snapshot: when fewer than `limit` come back, the reader has everything up to `head`.
+ */
+export async function readEntries(
+  db: Database,
+  userId: string,
+  after: bigint,
+  limit: number,
+): Promise<{ entries: ChatEntry[]; head: bigint }> {
+  const [row] = await db.query<{ head: string; entries: Record<string, unknown>[] }>({
+    text: `WITH page AS (
+        SELECT ${ENTRY_JSON} AS entry, e.pos
+        FROM "MembershipSpan" s JOIN "ChatLogEntry" e ON ${ENTRY_VISIBLE}
+        WHERE s."userId" = $1::uuid AND (s."untilPos" IS NULL OR s."untilPos" > $2::bigint) AND e.pos > $2::bigint
+        ORDER BY e.pos LIMIT $3)
+      SELECT (SELECT pos::text FROM "ChatLogClock" WHERE id = 1) AS head,
+        coalesce((SELECT json_agg(entry ORDER BY pos) FROM page), '[]'::json) AS entries`,
+    values: [userId, after.toString(), limit],
+  });
+  return { entries: row!.entries.map((json) => entryFromJson(json)), head: BigInt(row!.head) };
+}
+
+/** Every entry after `after`, with its message: what an instance's tailer reads. */
+export async function readAllEntries(db: Database, after: bigint, limit: number): Promise<EntryRow[]> {
+  const rows = await db.query<{ entry: Record<string, unknown>; message: Record<string, unknown> | null }>({
+    text: `SELECT ${ENTRY_JSON} AS entry, to_jsonb(m) AS message
+      FROM "ChatLogEntry" e LEFT JOIN "Message" m ON m.id = e."messageId"
+      WHERE e.pos > $1::bigint ORDER BY e.pos LIMIT $2`,
+    values: [after.toString(), limit],
+  });
+  return rows.map((row) => entryFromJson(row.entry, row.message));
+}
+
+/** The spans that cover any position after `after`. */
+export async function spansAfter(db: Database, userId: string, after: bigint): Promise<Span[]> {
+  const rows = await db.query<{
+    chatId: string;
+    fromPos: string;
+    untilPos: string | null;
+    receivesMessages: boolean;
+  }>(
+    sql`SELECT "chatId", "fromPos"::text AS "fromPos", "untilPos"::text AS "untilPos", "receivesMessages"
+      FROM "MembershipSpan" WHERE "userId" = ${userId}::uuid
+        AND ("untilPos" IS NULL OR "untilPos" > ${after.toString()}::bigint)`,
+  );
+  return rows.map((row) => ({
+    chatId: row.chatId,
+    fromPos: BigInt(row.fromPos),
+    untilPos: row.untilPos === null ? null : BigInt(row.untilPos),
+    receivesMessages: row.receivesMessages,
+  }));
+}
+
+/** The newest position. */
+export async function chatLogHead(db: Database): Promise<bigint> {
+  const [row] = await db.query<{ pos: string }>(
+    sql`SELECT pos::text AS pos FROM "ChatLogClock" WHERE id = 1`,
+  );
+  return BigInt(row?.pos ?? "0");
+}
+
+/**
+ * Whether the entries right after `after` are still kept. Positions have no holes, so the oldest
+ * kept entry tells: anything older was removed by retention.
+ */
+export async function chatLogKeptAfter(db: Database, after: bigint): Promise<boolean> {
+  const [row] = await db.query<{ oldest: string | null; head: string }>(
+    sql`SELECT (SELECT min(pos) FROM "ChatLogEntry")::text AS oldest,
+      (SELECT pos FROM "ChatLogClock" WHERE id = 1)::text AS head`,
+  );
+  const head = BigInt(row!.head);
+  if (after >= head) return true;
+  return row!.oldest !== null && BigInt(row!.oldest) <= after + 1n;
+}
+
+const PRUNE_BATCH = 5000;
+
+/** Retention: drops entries older than `cutoff` (their messages stay in history). */
+export async function pruneEntries(db: Database, cutoff: Date): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const removed = await db.query<{ pos: string }>(
+      sql`DELETE FROM "ChatLogEntry" WHERE pos IN (
+        SELECT pos FROM "ChatLogEntry" WHERE "createdAt" < ${cutoff} ORDER BY pos LIMIT ${PRUNE_BATCH})
+        RETURNING pos::text AS pos`,
+    );
+    total += removed.length;
+    if (removed.length < PRUNE_BATCH) return total;
+  }
+}

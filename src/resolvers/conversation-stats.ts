@@ -1,0 +1,88 @@
+import type { Context } from "../context.js";
+import { readableSql } from "./visibility.js";
+
+// Kept apart from the conversations domain: the per-request loaders (context.ts) use it too.
+
+/** A group conversation's counts, derived from the member's read position (EVENT-LOG.md invariant 9). */
+export interface GroupConversationStats {
+  unreadCount: number;
+  mentionCount: number;
+  lastMessageId: bigint | null;
+}
+
+/**
+ * The counts of the viewer's group conversations, by chat id: unread are others' messages after the
+ * read position that the viewer may read and has not deleted; a member who blocked the group's
+ * messages has none. Nothing is counted on send, so nothing can drift.
+ */
+export async function groupConversationStats(
+  ctx: Pick<Context, "services">,
+  userId: string,
+  chatIds: readonly string[],
+): Promise<Map<string, GroupConversationStats>> {
+  const unread = `m."chatId" = c."chatId" AND m.id > greatest(c."readUpToId", c."clearedUpToId")
+    AND m."senderId" <> c."userId" AND m."recalledAt" IS NULL AND ${readableSql("m", 'c."userId"')}
+    AND NOT EXISTS (SELECT 1 FROM "HiddenMessage" h WHERE h."userId" = c."userId" AND h."messageId" = m.id)`;
+  const rows = await ctx.services.db.query<{
+    chatId: string;
+    unread: number;
+    mentions: number;
+    last: string | null;
+  }>({
+    text: `SELECT c."chatId",
+        CASE WHEN gm."messagesBlocked" THEN 0 ELSE (SELECT count(*) FROM "Message" m WHERE ${unread}) END::int AS unread,
+        CASE WHEN gm."messagesBlocked" THEN 0 ELSE (SELECT count(*) FROM "Message" m WHERE ${unread}
+          AND (m."mentionAll" OR c."userId" = ANY(m.mentions))) END::int AS mentions,
+        (SELECT max(m.id)::text FROM "Message" m WHERE m."chatId" = c."chatId" AND m.id > c."clearedUpToId"
+          AND ${readableSql("m", 'c."userId"')}
+          AND NOT EXISTS (SELECT 1 FROM "HiddenMessage" h WHERE h."userId" = c."userId" AND h."messageId" = m.id)) AS last
+      FROM "Conversation" c
+      LEFT JOIN "GroupMember" gm ON gm."groupId" = c."chatId" AND gm."userId" = c."userId"
+      WHERE c."userId" = $1::uuid AND c."chatId" = ANY($2::uuid[])`,
+    values: [userId, [...chatIds]],
+  });
+  return new Map(
+    rows.map((row) => [
+      row.chatId,
+      {
+        unreadCount: Number(row.unread),
+        mentionCount: Number(row.mentions),
+        lastMessageId: row.last === null ? null : BigInt(row.last),
+      },
+    ]),
+  );
+}
+
+/** Who has read a group message: members other than its sender whose read position passed it. */
+const READERS = `c."chatId" = m."chatId" AND c."userId" <> m."senderId" AND c."readUpToId" >= m.id
+  AND (cardinality(m.targets) = 0 OR c."userId" = ANY(m.targets))`;
+
+/** readCount of group messages, by id: zero unless they asked for receipts. */
+export async function groupReadCounts(
+  ctx: Pick<Context, "services">,
+  messageIds: readonly bigint[],
+): Promise<Map<string, number>> {
+  const rows = await ctx.services.db.query<{ id: string; n: number }>({
+    text: `SELECT m.id::text AS id, (SELECT count(*) FROM "Conversation" c WHERE ${READERS})::int AS n
+      FROM "Message" m WHERE m.id = ANY($1::text[]::bigint[]) AND m."requestReadReceipts"`,
+    values: [messageIds.map(String)],
+  });
+  return new Map(rows.map((row) => [row.id, Number(row.n)]));
+}
+
+/** The readers of a group message, by username, after `after` (a username). */
+export async function groupReaders(
+  ctx: Pick<Context, "services">,
+  messageId: bigint,
+  after: string | null,
+  take: number,
+): Promise<Record<string, unknown>[]> {
+  return ctx.services.db.query({
+    text: `SELECT to_jsonb(u) AS "user" FROM "Message" m
+      JOIN "Conversation" c ON ${READERS}
+      JOIN "User" u ON u.id = c."userId"
+      WHERE m.id = $1::text::bigint AND ($2::text IS NULL OR u.username > $2::text)
+      ORDER BY u.username LIMIT $3`,
+    values: [String(messageId), after, take],
+  });
+}

@@ -1,0 +1,158 @@
+import type { Context } from "../../context.js";
+import type {
+  Group,
+  GroupFile,
+  GroupJoinRequest,
+  GroupMember,
+  GroupRole,
+  Prisma,
+} from "../../generated/prisma/client.js";
+import { requireUser } from "../access.js";
+import { keyCursor, pageSize, parseKeyCursor } from "../paging.js";
+import * as check from "../validation.js";
+import { requireManager, requireMemberOrAdmin, viewGroup } from "./access.js";
+
+// Reading groups: one group, the caller's, the public directory, members, requests and files.
+
+export interface NodePage<Node> {
+  nodes: Node[];
+  hasNextPage: boolean;
+}
+
+type TimeKey = [at: string, id: string];
+const timeKey = (raw: string) =>
+  parseKeyCursor<TimeKey>(
+    raw,
+    (key) => typeof key[0] === "string" && !Number.isNaN(Date.parse(key[0])) && check.isId(String(key[1])),
+  );
+
+export const timeCursor = (at: Date, id: string) => keyCursor([at.toISOString(), id]);
+
+/** Newest first by `at`, then id: the keyset condition for the page after `after`. */
+function newerFirst(after: string | null | undefined, atField: string, idField: string) {
+  if (after == null) return {};
+  const [at, id] = timeKey(after);
+  const when = new Date(at);
+  return { OR: [{ [atField]: { lt: when } }, { [atField]: when, [idField]: { lt: id } }] };
+}
+
+function page<Node>(rows: Node[], first: number): NodePage<Node> {
+  return { nodes: rows.slice(0, first), hasNextPage: rows.length > first };
+}
+
+export async function group(ctx: Context, id: string): Promise<Group> {
+  return (await viewGroup(ctx, id)).group;
+}
+
+/** The caller's groups, the most recently joined first. */
+export async function myGroups(
+  ctx: Context,
+  args: { first?: number | null; after?: string | null },
+): Promise<NodePage<GroupMember & { group: Group }>> {
+  const { user } = requireUser(ctx);
+  const first = pageSize(args.first, "first");
+  const rows = await ctx.prisma.groupMember.findMany({
+    where: { userId: user.id, ...newerFirst(args.after, "joinedAt", "groupId") },
+    include: { group: true },
+    orderBy: [{ joinedAt: "desc" }, { groupId: "desc" }],
+    take: first + 1,
+  });
+  return page(rows, first);
+}
+
+export async function joinedGroupsCount(ctx: Context): Promise<number> {
+  const { user } = requireUser(ctx);
+  return ctx.prisma.groupMember.count({ where: { userId: user.id } });
+}
+
+/** Public groups, newest first; `search` matches names, case-insensitively. */
+export async function publicGroups(
+  ctx: Context,
+  args: { first?: number | null; after?: string | null; search?: string | null },
+): Promise<NodePage<Group>> {
+  const first = pageSize(args.first, "first");
+  const search = args.search?.trim();
+  const rows = await ctx.prisma.group.findMany({
+    where: {
+      isPublic: true,
+      destroyedAt: null,
+      ...(search ? { name: { contains: search, mode: "insensitive" } } : {}),
+      ...newerFirst(args.after, "createdAt", "id"),
+    },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: first + 1,
+  });
+  return page(rows, first);
+}
+
+/** Members (owner and admins can be picked with `role`), in the order they joined. */
+export async function groupMembers(
+  ctx: Context,
+  args: { id: string; role?: GroupRole | null; first?: number | null; after?: string | null },
+): Promise<NodePage<GroupMember>> {
+  const { group } = await requireMemberOrAdmin(ctx, args.id);
+  const first = pageSize(args.first, "first");
+  let after: Prisma.GroupMemberWhereInput = {};
+  if (args.after != null) {
+    const [at, userId] = timeKey(args.after);
+    const when = new Date(at);
+    after = { OR: [{ joinedAt: { gt: when } }, { joinedAt: when, userId: { gt: userId } }] };
+  }
+  const rows = await ctx.prisma.groupMember.findMany({
+    where: { groupId: group.id, ...(args.role ? { role: args.role } : {}), ...after },
+    orderBy: [{ joinedAt: "asc" }, { userId: "asc" }],
+    take: first + 1,
+  });
+  return page(rows, first);
+}
+
+/** Pending requests to join, for the owner and admins; newest first. */
+export async function groupJoinRequests(
+  ctx: Context,
+  args: { id: string; first?: number | null; after?: string | null },
+): Promise<NodePage<GroupJoinRequest>> {
+  const { group } = await requireManager(ctx, args.id);
+  const first = pageSize(args.first, "first");
+  const rows = await ctx.prisma.groupJoinRequest.findMany({
+    where: { groupId: group.id, status: "PENDING", ...newerFirst(args.after, "createdAt", "id") },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: first + 1,
+  });
+  return page(rows, first);
+}
+
+/** The caller's pending invitations, newest first. */
+export async function myGroupInvites(ctx: Context, args: { first?: number | null; after?: string | null }) {
+  const { user } = requireUser(ctx);
+  const first = pageSize(args.first, "first");
+  const rows = await ctx.prisma.groupInvite.findMany({
+    where: { userId: user.id, status: "PENDING", ...newerFirst(args.after, "createdAt", "id") },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: first + 1,
+  });
+  return page(rows, first);
+}
+
+export async function groupFiles(
+  ctx: Context,
+  args: { id: string; first?: number | null; after?: string | null },
+): Promise<NodePage<GroupFile>> {
+  const { group } = await requireMemberOrAdmin(ctx, args.id);
+  const first = pageSize(args.first, "first");
+  const rows = await ctx.prisma.groupFile.findMany({
+    where: { groupId: group.id, ...newerFirst(args.after, "createdAt", "id") },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: first + 1,
+  });
+  return page(rows, first);
+}
+
+/** Users barred from the group, for the owner and admins. */
+export async function groupBlockList(ctx: Context, id: string): Promise<string[]> {
+  const { group } = await requireManager(ctx, id);
+  const rows = await ctx.prisma.groupBlock.findMany({
+    where: { groupId: group.id },
+    orderBy: { createdAt: "asc" },
+  });
+  return rows.map((row) => row.userId);
+}
