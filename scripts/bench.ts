@@ -1,11 +1,13 @@
 import { parseArgs } from "node:util";
 import { runDirect } from "./bench/direct.js";
+import { runGroup } from "./bench/group.js";
 import { type StorageMode, startServer, type Transport } from "./bench/harness.js";
 import { runOffline } from "./bench/offline.js";
 import { runPresence } from "./bench/presence.js";
 
-// npm run bench -- [--workload direct|offline|presence|all] [--mode embedded|services|both] [--rate 500,1000]
-//   [--seconds 10] [--pairs 50] [--messages 10000] [--transport ws|http] [--users 1000] [--watched 100]
+// npm run bench -- [--workload direct|offline|presence|group|all] [--mode embedded|services|both]
+//   [--rate 500,1000 (group: 10)] [--seconds 10] [--pairs 50] [--messages 10000] [--transport ws|http]
+//   [--users 1000] [--watched 100] [--members 500,3000 (default 500)] [--direct-rate 20] [--direct-pairs 4]
 // Each run gets its own server process on fresh storage; results print as JSON lines.
 
 const { values } = parseArgs({
@@ -15,36 +17,52 @@ const { values } = parseArgs({
       type: "string",
       default: process.env.DATABASE_URL && process.env.REDIS_URL ? "both" : "embedded",
     },
-    rate: { type: "string", default: "500,1000" },
+    rate: { type: "string" },
     seconds: { type: "string", default: "10" },
     pairs: { type: "string", default: "50" },
     messages: { type: "string", default: "10000" },
     transport: { type: "string", default: "ws" },
     users: { type: "string", default: "1000" },
     watched: { type: "string", default: "100" },
+    members: { type: "string", default: "500" },
+    "direct-rate": { type: "string", default: "20" },
+    "direct-pairs": { type: "string", default: "4" },
   },
 });
 
 const modes: StorageMode[] = values.mode === "both" ? ["embedded", "services"] : [values.mode as StorageMode];
-const workloads = values.workload === "all" ? ["direct", "offline", "presence"] : [values.workload!];
+const workloads = values.workload === "all" ? ["direct", "offline", "presence", "group"] : [values.workload!];
 
 for (const mode of modes) {
   for (const workload of workloads) {
-    const rates = workload === "direct" ? values.rate!.split(",").map(Number) : [0];
-    for (const rate of rates) {
+    const rates =
+      workload === "direct" || workload === "group"
+        ? (values.rate ?? (workload === "direct" ? "500,1000" : "10")).split(",").map(Number)
+        : [0];
+    const sizes = workload === "group" ? values.members!.split(",").map(Number) : [0];
+    for (const [rate, members] of rates.flatMap((rate) => sizes.map((size) => [rate, size] as const))) {
       const server = await startServer(mode);
       try {
         const result =
-          workload === "direct"
-            ? await runDirect(server, {
+          workload === "group"
+            ? await runGroup(server, {
+                members,
                 rate,
                 seconds: Number(values.seconds),
-                pairs: Number(values.pairs),
                 transport: values.transport as Transport,
+                directRate: Number(values["direct-rate"]),
+                directPairs: Number(values["direct-pairs"]),
               })
-            : workload === "offline"
-              ? await runOffline(server, { messages: Number(values.messages) })
-              : await runPresence(server, { users: Number(values.users), watched: Number(values.watched) });
+            : workload === "direct"
+              ? await runDirect(server, {
+                  rate,
+                  seconds: Number(values.seconds),
+                  pairs: Number(values.pairs),
+                  transport: values.transport as Transport,
+                })
+              : workload === "offline"
+                ? await runOffline(server, { messages: Number(values.messages) })
+                : await runPresence(server, { users: Number(values.users), watched: Number(values.watched) });
         console.log(JSON.stringify(result));
       } finally {
         await server.stop();

@@ -246,6 +246,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       return url;
     },
     async start() {
+      await services.chatLog.start();
       await new Promise<void>((resolve, reject) => {
         httpServer.once("error", reject);
         httpServer.listen(config.port, config.host, () => resolve());

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { spawnServer, type TestServer } from "../../test/helpers/app.js";
-import { createTestDatabase, uniqueName } from "../../test/helpers/env.js";
+import { ADMIN, createTestDatabase, uniqueName } from "../../test/helpers/env.js";
 
 // What the benchmark workloads share: a real server process on fresh storage, users, and clients.
 
@@ -13,13 +13,18 @@ export type StorageMode = "embedded" | "services";
 export interface BenchServer {
   url: string;
   mode: StorageMode;
+  /** The server process, for CPU and memory readings (`processUsage`). */
+  pid?: number;
+  /** Services mode: the bench database, for PostgreSQL statistics. */
+  databaseUrl?: string;
   stop(): Promise<void>;
 }
 
 /** `npm start`'s entry point in its own process: embedded on a fresh on-disk data directory, or on fresh PostgreSQL + Redis. */
 export async function startServer(mode: StorageMode): Promise<BenchServer> {
-  let server: TestServer;
+  let server: TestServer & { process: { pid?: number } };
   let cleanup: () => Promise<void>;
+  let databaseUrl: string | undefined;
   if (mode === "embedded") {
     const dataDir = mkdtempSync(path.join(tmpdir(), "im-bench-"));
     server = await spawnServer({ DATA_DIR: dataDir, DATABASE_URL: "", REDIS_URL: "" });
@@ -29,6 +34,7 @@ export async function startServer(mode: StorageMode): Promise<BenchServer> {
       throw new Error("services mode needs DATABASE_URL and REDIS_URL");
     }
     const database = await createTestDatabase();
+    databaseUrl = database.url;
     server = await spawnServer({
       DATABASE_URL: database.url,
       REDIS_URL: process.env.REDIS_URL,
@@ -39,6 +45,8 @@ export async function startServer(mode: StorageMode): Promise<BenchServer> {
   return {
     url: server.url,
     mode,
+    pid: server.process.pid,
+    databaseUrl,
     async stop() {
       await server.stop();
       await cleanup();
@@ -160,3 +168,55 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Users made through the admin API (60 a call), each signed in on one device with adminIssueUserToken. */
+export async function adminCreateUsers(url: string, count: number, prefix: string): Promise<BenchUser[]> {
+  const admin = (
+    await request(
+      url,
+      "mutation($i: String!, $s: String!) { adminToken(clientId: $i, clientSecret: $s) { token } }",
+      { i: ADMIN.clientId, s: ADMIN.clientSecret },
+    )
+  ).adminToken.token as string;
+  const run = uniqueName("");
+  const names = Array.from({ length: count }, (_, i) => `${prefix}${i}-${run}`);
+  for (let start = 0; start < count; start += 60) {
+    await request(
+      url,
+      "mutation($u: [AdminUserInput!]!) { adminCreateUsers(users: $u) { id } }",
+      { u: names.slice(start, start + 60).map((username) => ({ username, password: "bench-password" })) },
+      admin,
+    );
+  }
+  const users: BenchUser[] = [];
+  for (let start = 0; start < count; start += 20) {
+    const batch = await Promise.all(
+      names.slice(start, start + 20).map(async (username) => {
+        const data = await request(
+          url,
+          `mutation($u: String!) { adminIssueUserToken(username: $u, deviceName: "bench") { token } }`,
+          { u: username },
+          admin,
+        );
+        return { username, token: data.adminIssueUserToken.token as string };
+      }),
+    );
+    users.push(...batch);
+  }
+  return users;
+}
+
+/** CPU time (ms, user + system) and resident memory (MB) of a process, from /proc (Linux); undefined elsewhere. */
+export function processUsage(pid: number | undefined): { cpuMs: number; rssMb: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15 (utime, stime) in clock ticks of 1/100 s; fields[0] is field 3.
+    const cpuMs = (Number(fields[11]) + Number(fields[12])) * 10;
+    const rssKb = Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1]);
+    return { cpuMs, rssMb: Math.round(rssKb / 102.4) / 10 };
+  } catch {
+    return undefined;
+  }
+}

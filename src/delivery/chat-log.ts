@@ -220,7 +220,10 @@ export async function chatLogKeptAfter(db: Database, after: bigint): Promise<boo
 
 const PRUNE_BATCH = 5000;
 
-/** Retention: drops entries older than `cutoff` (their messages stay in history). */
+/**
+ * Retention: drops entries older than `cutoff` (their messages stay in history), and the spans that
+ * ended before the oldest entry kept, which no reader can need any more.
+ */
 export async function pruneEntries(db: Database, cutoff: Date): Promise<number> {
   let total = 0;
   for (;;) {
@@ -230,6 +233,9 @@ export async function pruneEntries(db: Database, cutoff: Date): Promise<number> 
         RETURNING pos::text AS pos`,
     );
     total += removed.length;
-    if (removed.length < PRUNE_BATCH) return total;
+    if (removed.length < PRUNE_BATCH) break;
   }
+  await db.query(sql`DELETE FROM "MembershipSpan" WHERE "untilPos" < coalesce(
+    (SELECT min(pos) FROM "ChatLogEntry"), (SELECT pos FROM "ChatLogClock" WHERE id = 1))`);
+  return total;
 }

@@ -83,7 +83,8 @@ export class ChatLogTailer {
     for (const unsubscribe of this.unsubscribes) unsubscribe();
   }
 
-  private start(): Promise<void> {
+  /** Subscribes to wake-ups and reads the log's head; at server start, so the first stream waits for nothing. */
+  start(): Promise<void> {
     this.started ??= (async () => {
       this.unsubscribes = await Promise.all([
         this.pubsub.subscribe("chatLogAdvanced", "all", () => this.poke()),

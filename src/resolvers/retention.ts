@@ -1,4 +1,5 @@
 import type { Services } from "../context.js";
+import { pruneEntries } from "../delivery/chat-log.js";
 import { pruneEvents } from "./event-log.js";
 import { pruneSubscriptions } from "./presence.js";
 
@@ -8,6 +9,11 @@ const RETENTION_INTERVAL_MS = 3_600_000;
 
 const jobs: [what: string, run: (services: Services) => Promise<number>][] = [
   ["events older than OFFLINE_RETENTION_DAYS", pruneEvents],
+  [
+    "chat-log entries older than OFFLINE_RETENTION_DAYS",
+    (services) =>
+      pruneEntries(services.db, new Date(Date.now() - services.config.offlineRetentionDays * 86_400_000)),
+  ],
   ["expired presence subscriptions", pruneSubscriptions],
 ];
 

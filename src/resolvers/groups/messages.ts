@@ -71,9 +71,13 @@ export async function sendToGroup(
   const groupId = target.chatId;
   check.list(input.targets ?? [], "targets", LIMITS.targets);
   check.list(input.mentions ?? [], "mentions", 100);
+  const [targeted, mentioned] = await Promise.all([
+    requireUsersNamed(ctx, input.targets ?? [], "targets"),
+    requireUsersNamed(ctx, input.mentions ?? [], "mentions"),
+  ]);
   const [targets, mentions] = await Promise.all([
-    memberIds(ctx, groupId, await requireUsersNamed(ctx, input.targets ?? [], "targets"), "targets"),
-    memberIds(ctx, groupId, await requireUsersNamed(ctx, input.mentions ?? [], "mentions"), "mentions"),
+    memberIds(ctx, groupId, targeted, "targets"),
+    memberIds(ctx, groupId, mentioned, "mentions"),
   ]);
   const requestReadReceipts = input.requestReadReceipts ?? false;
   if (requestReadReceipts && !receiptsAllowed(target.group, ctx.services.config.groupReadReceiptMaxMembers)) {
