@@ -10,11 +10,25 @@ interface Pending<I, O> {
 }
 
 /**
- * A queue over `storeBatch`, which returns one output per input, in order. When a batch fails (one
- * bad input, such as a clientMessageId raced by a retry), its inputs are stored one by one, so only
- * the bad one fails.
+ * One queue per `owner` (a server's services) over `storeBatch`, which returns one output per input,
+ * in order. When a batch fails (one bad input, such as a clientMessageId raced by a retry), its
+ * inputs are stored one by one, so only the bad one fails.
  */
-export function groupCommit<I, O>(storeBatch: (inputs: I[]) => Promise<O[]>): (input: I) => Promise<O> {
+export function groupCommit<Owner extends object, I, O>(
+  storeBatch: (owner: Owner, inputs: I[]) => Promise<O[]>,
+): (owner: Owner, input: I) => Promise<O> {
+  const queues = new WeakMap<Owner, (input: I) => Promise<O>>();
+  return (owner, input) => {
+    let queue = queues.get(owner);
+    if (!queue) {
+      queue = queueOver((inputs) => storeBatch(owner, inputs));
+      queues.set(owner, queue);
+    }
+    return queue(input);
+  };
+}
+
+function queueOver<I, O>(storeBatch: (inputs: I[]) => Promise<O[]>): (input: I) => Promise<O> {
   const pending: Pending<I, O>[] = [];
   let running = false;
   const drain = async () => {

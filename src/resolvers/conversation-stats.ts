@@ -20,8 +20,8 @@ export async function groupConversationStats(
   userId: string,
   chatIds: readonly string[],
 ): Promise<Map<string, GroupConversationStats>> {
-  const unread = `m."chatId" = c."chatId" AND m.id > greatest(c."readUpToId", c."clearedUpToId")
-    AND m."senderId" <> c."userId" AND m."recalledAt" IS NULL AND ${readableSql("m", 'c."userId"')}
+  // In the member's own history: readable by them (targets) and not deleted by them.
+  const inHistory = `${readableSql("m", 'c."userId"')}
     AND NOT EXISTS (SELECT 1 FROM "HiddenMessage" h WHERE h."userId" = c."userId" AND h."messageId" = m.id)`;
   const rows = await ctx.services.db.query<{
     chatId: string;
@@ -29,15 +29,17 @@ export async function groupConversationStats(
     mentions: number;
     last: string | null;
   }>({
-    text: `SELECT c."chatId",
-        CASE WHEN gm."messagesBlocked" THEN 0 ELSE (SELECT count(*) FROM "Message" m WHERE ${unread}) END::int AS unread,
-        CASE WHEN gm."messagesBlocked" THEN 0 ELSE (SELECT count(*) FROM "Message" m WHERE ${unread}
-          AND (m."mentionAll" OR c."userId" = ANY(m.mentions))) END::int AS mentions,
-        (SELECT max(m.id)::text FROM "Message" m WHERE m."chatId" = c."chatId" AND m.id > c."clearedUpToId"
-          AND ${readableSql("m", 'c."userId"')}
-          AND NOT EXISTS (SELECT 1 FROM "HiddenMessage" h WHERE h."userId" = c."userId" AND h."messageId" = m.id)) AS last
+    text: `SELECT c."chatId", u.unread::int AS unread, u.mentions::int AS mentions,
+        (SELECT max(m.id)::text FROM "Message" m
+          WHERE m."chatId" = c."chatId" AND m.id > c."clearedUpToId" AND ${inHistory}) AS last
       FROM "Conversation" c
       LEFT JOIN "GroupMember" gm ON gm."groupId" = c."chatId" AND gm."userId" = c."userId"
+      CROSS JOIN LATERAL (
+        SELECT count(*) AS unread, count(*) FILTER (WHERE m."mentionAll" OR c."userId" = ANY(m.mentions)) AS mentions
+        FROM "Message" m
+        WHERE m."chatId" = c."chatId" AND m.id > greatest(c."readUpToId", c."clearedUpToId")
+          AND m."senderId" <> c."userId" AND m."recalledAt" IS NULL AND NOT coalesce(gm."messagesBlocked", false)
+          AND ${inHistory}) AS u
       WHERE c."userId" = $1::uuid AND c."chatId" = ANY($2::uuid[])`,
     values: [userId, [...chatIds]],
   });

@@ -194,19 +194,20 @@ function toPayload(event: StoredEvent): EventPayload {
 
 /**
  * Renders items with fresh loaders (a stream lives long and must show what is current), each with
- * the cursor after it. Replayed pages warm the loaders with their messages and conversations, one
+ * the cursor after it, advancing `at`. Replayed pages warm the loaders with their messages and conversations, one
  * query each; messages that came with the items (wake-ups, the tailer) are primed instead.
  */
 async function render(
   ctx: Context,
-  items: { item: Item; at: Cursor }[],
+  items: Item[],
+  at: Cursor,
   carried: ReadonlyMap<string, MessageRecord> = new Map(),
 ): Promise<EventEnvelope[]> {
   ctx.loaders = createLoaders(ctx.services, ctx.viewer);
   for (const [id, message] of carried) ctx.loaders.messages.prime(BigInt(id), message as never);
   const messageIds: bigint[] = [];
   const chatIds = new Set<string>();
-  for (const { item } of items) {
+  for (const item of items) {
     const { kind, messageId, chatId } = item.log === "user" ? item.event : item.entry;
     if (
       (kind === "MESSAGE" || kind === "MESSAGE_EDITED") &&
@@ -223,7 +224,12 @@ async function render(
     ctx.loaders.messages.loadMany(messageIds),
     ctx.loaders.conversations.loadMany(replay ? [...chatIds] : []),
   ]);
-  return items.map(({ item, at }) => envelope(item, at));
+  // Each envelope carries the cursor just after it; `at` moves along to the last.
+  return items.map((item) => {
+    if (item.log === "user") at.user = item.event.seq;
+    else at.chat = item.entry.pos;
+    return envelope(item, at);
+  });
 }
 
 export interface SyncPage {
@@ -261,15 +267,11 @@ export async function sync(
   );
   const page = merged.slice(0, limit);
   const at: Cursor = after ?? { user: events.length === 0 ? await streamHead(ctx, user.id) : 0n, chat: 0n };
-  const items = page.map((item) => {
-    if (item.log === "user") at.user = item.event.seq;
-    else at.chat = item.entry.pos;
-    return { item, at: { ...at } };
-  });
+  const rendered = await render(ctx, page, at);
   const hasMore = merged.length > limit;
   // The chat log was read to its head (same snapshot): skip past the entries this user does not see.
   if (!hasMore && chat.head > at.chat) at.chat = chat.head;
-  return { events: await render(ctx, items), nextCursor: formatCursor(at), hasMore };
+  return { events: rendered, nextCursor: formatCursor(at), hasMore };
 }
 
 /** Merges two logs by time, keeping each one's own order. */
@@ -427,6 +429,8 @@ export async function deviceEvents(
   const { user, device } = requireUser(ctx);
   const { connection, services } = ctx;
   const requested = since == null ? null : parseCursor(since);
+  // Tracked from the start of set-up, so a session ending meanwhile waits for this stream's SessionEvent.
+  const delivered = connection?.trackStream();
   const signals = new Signals();
   const chat = new ChatFollower(user.id, signals);
   const unsubscribes = await Promise.all([
@@ -460,6 +464,7 @@ export async function deviceEvents(
     backlog = requested === null ? [] : await resume(ctx, user.id, requested.user, PAGE);
   } catch (error) {
     unsubscribe();
+    delivered?.();
     throw error;
   }
 
@@ -510,7 +515,6 @@ export async function deviceEvents(
   };
 
   return new Repeater<EventEnvelope>(async (push, stop) => {
-    const delivered = connection?.trackStream();
     let stopped = false;
     stop.then(() => {
       stopped = true;
@@ -521,12 +525,7 @@ export async function deviceEvents(
       signals.notify();
     }, POLL_MS);
     const deliver = async (items: Item[], carried: Map<string, MessageRecord>) => {
-      const positioned = items.map((item) => {
-        if (item.log === "user") at.user = item.event.seq;
-        else at.chat = item.entry.pos;
-        return { item, at: { ...at } };
-      });
-      for (const envelope of await render(ctx, positioned, carried)) {
+      for (const envelope of await render(ctx, items, at, carried)) {
         if (stopped || signals.ended) return false;
         await push(envelope);
       }

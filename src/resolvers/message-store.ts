@@ -33,8 +33,7 @@ export interface NewDirectMessage {
   contactsOnly: boolean;
 }
 
-/** One queue per server. */
-const queues = new WeakMap<Services, (input: NewDirectMessage) => Promise<Message | null>>();
+const enqueue = groupCommit(storeBatch);
 
 /**
  * Stores the message. Null, with nothing written, when the recipient is no longer the live user of
@@ -42,13 +41,7 @@ const queues = new WeakMap<Services, (input: NewDirectMessage) => Promise<Messag
  * the sender or (contactsOnly) is not their contact; the caller finds out which.
  */
 export function storeDirectMessage(ctx: Context, input: NewDirectMessage): Promise<Message | null> {
-  let store = queues.get(ctx.services);
-  if (!store) {
-    const { services } = ctx;
-    store = groupCommit((inputs: NewDirectMessage[]) => storeBatch(services, inputs));
-    queues.set(ctx.services, store);
-  }
-  return store(input);
+  return enqueue(ctx.services, input);
 }
 
 type StoredRow = Record<string, unknown> & {

@@ -1,10 +1,4 @@
-import type {
-  Group,
-  GroupFile,
-  GroupInvite,
-  GroupJoinRequest,
-  GroupMember,
-} from "../generated/prisma/client.js";
+import type { GroupFile, GroupInvite, GroupJoinRequest, GroupMember } from "../generated/prisma/client.js";
 import { downloadUrl } from "../resolvers/attachments.js";
 import * as lifecycle from "../resolvers/groups/lifecycle.js";
 import * as membership from "../resolvers/groups/membership.js";
@@ -165,15 +159,23 @@ const JoinRequestConnectionRef = connectionType("GroupJoinRequest", JoinRequestR
 const InviteConnectionRef = connectionType("GroupInvite", InviteRef);
 const GroupFileConnectionRef = connectionType("GroupFile", GroupFileRef);
 
-const byTime = <Row extends { createdAt: Date; id: string }>(
+const created = (row: { createdAt: Date; id: string }): [Date, string] => [row.createdAt, row.id];
+
+/** A page whose cursor is the (time, id) key it is sorted by; `node` picks what the page lists. */
+const byTime = <Row, Node = Row>(
   page: queries.NodePage<Row>,
   after: unknown,
-) => ({
-  nodes: page.nodes,
-  cursorOf: (row: Row) => queries.timeCursor(row.createdAt, row.id),
-  hasNextPage: page.hasNextPage,
-  hasPreviousPage: after != null,
-});
+  key: (row: Row) => [Date, string],
+  node: (row: Row) => Node = (row) => row as unknown as Node,
+) => {
+  const cursors = new Map(page.nodes.map((row) => [node(row), queries.timeCursor(...key(row))]));
+  return {
+    nodes: [...cursors.keys()],
+    cursorOf: (item: Node) => cursors.get(item)!,
+    hasNextPage: page.hasNextPage,
+    hasPreviousPage: after != null,
+  };
+};
 
 builder.queryFields((t) => {
   const paging = {
@@ -192,23 +194,20 @@ builder.queryFields((t) => {
       authScopes: { user: true },
       description: "Your groups, the most recently joined first.",
       args: paging,
-      resolve: async (_root, args, ctx) => {
-        const page = await queries.myGroups(ctx, args);
-        const byGroup = new Map(page.nodes.map((member) => [member.groupId, member]));
-        return {
-          nodes: page.nodes.map((member) => member.group),
-          cursorOf: (group: Group) => queries.timeCursor(byGroup.get(group.id)!.joinedAt, group.id),
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: args.after != null,
-        };
-      },
+      resolve: async (_root, args, ctx) =>
+        byTime(
+          await queries.myGroups(ctx, args),
+          args.after,
+          (member) => [member.joinedAt, member.groupId],
+          (member) => member.group,
+        ),
     }),
     publicGroups: t.field({
       type: GroupConnectionRef,
       authScopes: { user: true, admin: true },
       description: "Public groups, newest first; search matches names.",
       args: { ...paging, search: t.arg.string() },
-      resolve: async (_root, args, ctx) => byTime(await queries.publicGroups(ctx, args), args.after),
+      resolve: async (_root, args, ctx) => byTime(await queries.publicGroups(ctx, args), args.after, created),
     }),
     joinedGroupsCount: t.int({
       authScopes: { user: true },
@@ -219,15 +218,11 @@ builder.queryFields((t) => {
       authScopes: { user: true, admin: true },
       description: "Members in the order they joined; role picks the owner, the admins or the rest.",
       args: { id: t.arg.id({ required: true }), role: t.arg({ type: RoleRef }), ...paging },
-      resolve: async (_root, args, ctx) => {
-        const page = await queries.groupMembers(ctx, { ...args, id: String(args.id) });
-        return {
-          nodes: page.nodes,
-          cursorOf: (member: GroupMember) => queries.timeCursor(member.joinedAt, member.userId),
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: args.after != null,
-        };
-      },
+      resolve: async (_root, args, ctx) =>
+        byTime(await queries.groupMembers(ctx, { ...args, id: String(args.id) }), args.after, (member) => [
+          member.joinedAt,
+          member.userId,
+        ]),
     }),
     groupMemberAttributes: t.field({
       type: [GroupMemberAttributesRef],
@@ -246,21 +241,22 @@ builder.queryFields((t) => {
       description: "Pending requests to join, for the owner and admins.",
       args: { id: t.arg.id({ required: true }), ...paging },
       resolve: async (_root, args, ctx) =>
-        byTime(await queries.groupJoinRequests(ctx, { ...args, id: String(args.id) }), args.after),
+        byTime(await queries.groupJoinRequests(ctx, { ...args, id: String(args.id) }), args.after, created),
     }),
     myGroupInvites: t.field({
       type: InviteConnectionRef,
       authScopes: { user: true },
       description: "Your pending invitations.",
       args: paging,
-      resolve: async (_root, args, ctx) => byTime(await queries.myGroupInvites(ctx, args), args.after),
+      resolve: async (_root, args, ctx) =>
+        byTime(await queries.myGroupInvites(ctx, args), args.after, created),
     }),
     groupFiles: t.field({
       type: GroupFileConnectionRef,
       authScopes: { user: true, admin: true },
       args: { id: t.arg.id({ required: true }), ...paging },
       resolve: async (_root, args, ctx) =>
-        byTime(await queries.groupFiles(ctx, { ...args, id: String(args.id) }), args.after),
+        byTime(await queries.groupFiles(ctx, { ...args, id: String(args.id) }), args.after, created),
     }),
     groupBlockList: t.field({
       type: [UserRef],

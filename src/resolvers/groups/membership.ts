@@ -6,16 +6,20 @@ import { requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
 import { actorId, findGroup, membership, requireManager, requireOwner, viewGroup } from "./access.js";
 import { LIMITS, manages, mayInvite, outranks } from "./policy.js";
-import { admit, changeGroup, type GroupWrite, membersAmong, record, release, tell } from "./roster.js";
+import {
+  admit,
+  changeGroup,
+  type GroupWrite,
+  membersAmong,
+  record,
+  refuseBarred,
+  release,
+  requireMembers,
+  requireStillMember,
+  tell,
+} from "./roster.js";
 
 // Joining and leaving, invitations and requests, roles and the group's block list.
-
-async function refuseBarred(write: GroupWrite, userId: string) {
-  const barred = await write.tx.groupBlock.findUnique({
-    where: { groupId_userId: { groupId: write.group.id, userId } },
-  });
-  if (barred) throw new AppError("BLOCKED", "The group's admins have blocked you from it");
-}
 
 /** The ids of the owner and admins, who answer join requests. */
 async function managers(write: GroupWrite): Promise<string[]> {
@@ -41,7 +45,7 @@ export async function joinGroup(
   const text =
     message == null ? null : check.text(message, "message", { min: 0, max: LIMITS.requestMessage });
   return changeGroup(ctx, group.id, [user.id], async (write) => {
-    await refuseBarred(write, user.id);
+    await refuseBarred(write, [user.id]);
     if ((await membersAmong(write, [user.id])).size > 0) {
       throw new AppError("CONFLICT", "You are already a member of this group");
     }
@@ -121,11 +125,7 @@ export async function inviteToGroup(
   await changeGroup(ctx, access.group.id, [...ids, ...(inviter ? [inviter] : [])], async (write) => {
     const members = await membersAmong(write, ids);
     if (members.size > 0) throw new AppError("CONFLICT", `${names(invitees, members)} already in the group`);
-    const barred = await write.tx.groupBlock.findMany({
-      where: { groupId: write.group.id, userId: { in: ids } },
-    });
-    if (barred.length > 0)
-      throw new AppError("BLOCKED", "The group's admins have blocked some of these users");
+    await refuseBarred(write, ids);
     for (const userId of ids) {
       await write.tx.groupInvite.upsert({
         where: { groupId_userId: { groupId: write.group.id, userId } },
@@ -193,9 +193,7 @@ export async function leaveGroup(ctx: Context, id: string): Promise<boolean> {
     throw forbidden("The owner cannot leave: transfer the ownership first (transferGroupOwnership)");
   }
   await changeGroup(ctx, group.id, [], async (write) => {
-    if ((await membersAmong(write, [user.id])).size === 0) {
-      throw new AppError("NOT_MEMBER", "You are not a member of this group");
-    }
+    await requireStillMember(write, user.id);
     await release(write, [user.id], user.id, "MEMBER_LEFT");
   });
   return true;
@@ -213,17 +211,12 @@ export async function subordinates(
 ): Promise<Map<string, GroupMember>> {
   const self = actorId(ctx);
   if (users.some((user) => user.id === self)) throw badInput("You cannot do this to yourself", "usernames");
-  const members = await membersAmong(
-    write,
-    users.map((user) => user.id),
-  );
-  const outsiders = users.filter((user) => !members.has(user.id));
-  if (membersOnly && outsiders.length > 0) {
-    throw new AppError(
-      "NOT_MEMBER",
-      `Not in the group: ${outsiders.map((u) => `"${u.username}"`).join(", ")}`,
-    );
-  }
+  const members = membersOnly
+    ? await requireMembers(write, users)
+    : await membersAmong(
+        write,
+        users.map((user) => user.id),
+      );
   if (self) {
     const actor = await membership(write.tx, write.group.id, self);
     if (!manages(actor)) throw forbidden("Only the group's owner and admins can do this");
@@ -235,10 +228,23 @@ export async function subordinates(
   return members;
 }
 
-export async function namedUsers(ctx: Context, usernames: readonly string[]): Promise<User[]> {
+async function namedUsers(ctx: Context, usernames: readonly string[]): Promise<User[]> {
   check.list(usernames, "usernames", LIMITS.inviteBatch);
   if (usernames.length === 0) throw badInput("usernames must name at least one user", "usernames");
   return requireUsersNamed(ctx, usernames);
+}
+
+/** The owner or an admin (or the app server) acts on the users named, under the group's lock. */
+export async function actOnUsers(
+  ctx: Context,
+  id: string,
+  usernames: readonly string[],
+  work: (write: GroupWrite, users: User[]) => Promise<void>,
+): Promise<boolean> {
+  const { group } = await requireManager(ctx, id);
+  const users = await namedUsers(ctx, usernames);
+  await changeGroup(ctx, group.id, [], (write) => work(write, users));
+  return true;
 }
 
 export async function removeGroupMembers(
@@ -246,9 +252,7 @@ export async function removeGroupMembers(
   id: string,
   usernames: readonly string[],
 ): Promise<boolean> {
-  const { group } = await requireManager(ctx, id);
-  const users = await namedUsers(ctx, usernames);
-  await changeGroup(ctx, group.id, [], async (write) => {
+  return actOnUsers(ctx, id, usernames, async (write, users) => {
     await subordinates(ctx, write, users);
     await release(
       write,
@@ -257,7 +261,6 @@ export async function removeGroupMembers(
       "MEMBER_REMOVED",
     );
   });
-  return true;
 }
 
 /** Removes them if they are members, and bars them from joining or being invited until unblocked. */
@@ -266,28 +269,25 @@ export async function blockGroupMembers(
   id: string,
   usernames: readonly string[],
 ): Promise<boolean> {
-  const { group } = await requireManager(ctx, id);
-  const users = await namedUsers(ctx, usernames);
-  await changeGroup(ctx, group.id, [], async (write) => {
+  return actOnUsers(ctx, id, usernames, async (write, users) => {
     const members = await subordinates(ctx, write, users, { membersOnly: false });
     const ids = users.map((user) => user.id);
     await write.tx.groupBlock.createMany({
-      data: ids.map((userId) => ({ groupId: group.id, userId })),
+      data: ids.map((userId) => ({ groupId: write.group.id, userId })),
       skipDuplicates: true,
     });
     const answered = { status: "DECLINED" as const, answeredAt: new Date() };
     await write.tx.groupInvite.updateMany({
-      where: { groupId: group.id, userId: { in: ids }, status: "PENDING" },
+      where: { groupId: write.group.id, userId: { in: ids }, status: "PENDING" },
       data: answered,
     });
     await write.tx.groupJoinRequest.updateMany({
-      where: { groupId: group.id, userId: { in: ids }, status: "PENDING" },
+      where: { groupId: write.group.id, userId: { in: ids }, status: "PENDING" },
       data: answered,
     });
     if (members.size > 0) await release(write, [...members.keys()], actorId(ctx), "MEMBERS_BLOCKED");
     else await record(write, "MEMBERS_BLOCKED", actorId(ctx), ids);
   });
-  return true;
 }
 
 export async function unblockGroupMembers(
@@ -295,24 +295,20 @@ export async function unblockGroupMembers(
   id: string,
   usernames: readonly string[],
 ): Promise<boolean> {
-  const { group } = await requireManager(ctx, id);
-  const users = await namedUsers(ctx, usernames);
-  const ids = users.map((user) => user.id);
-  await changeGroup(ctx, group.id, [], async (write) => {
+  return actOnUsers(ctx, id, usernames, async (write, users) => {
+    const ids = users.map((user) => user.id);
     const removed = await write.tx.groupBlock.deleteMany({
-      where: { groupId: group.id, userId: { in: ids } },
+      where: { groupId: write.group.id, userId: { in: ids } },
     });
     if (removed.count > 0) await record(write, "MEMBERS_UNBLOCKED", actorId(ctx), ids);
   });
-  return true;
 }
 
 export async function transferGroupOwnership(ctx: Context, id: string, username: string): Promise<Group> {
   const { group } = await requireOwner(ctx, id);
   const [heir] = await requireUsersNamed(ctx, [username], "username");
   return changeGroup(ctx, group.id, [], async (write) => {
-    const members = await membersAmong(write, [heir!.id]);
-    if (!members.has(heir!.id)) throw new AppError("NOT_MEMBER", `"${heir!.username}" is not in the group`);
+    await requireMembers(write, [heir!]);
     if (heir!.id === write.group.ownerId) return write.group;
     await write.tx.groupMember.update({
       where: { groupId_userId: { groupId: group.id, userId: write.group.ownerId } },
@@ -332,8 +328,7 @@ async function setAdmin(ctx: Context, id: string, username: string, admin: boole
   const { group } = await requireOwner(ctx, id);
   const [user] = await requireUsersNamed(ctx, [username], "username");
   await changeGroup(ctx, group.id, [], async (write) => {
-    const member = (await membersAmong(write, [user!.id])).get(user!.id);
-    if (!member) throw new AppError("NOT_MEMBER", `"${user!.username}" is not in the group`);
+    const member = (await requireMembers(write, [user!])).get(user!.id)!;
     if (member.role === "OWNER") throw badInput("The owner is not an admin", "username");
     if ((member.role === "ADMIN") === admin) return;
     if (admin) {

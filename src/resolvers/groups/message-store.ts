@@ -34,16 +34,10 @@ export type GroupSendRefusal = "GONE" | "NOT_MEMBER" | "MUTED" | "TARGETS_LEFT" 
 
 export type GroupSendResult = { message: Message } | { refusal: GroupSendRefusal };
 
-const queues = new WeakMap<Services, (input: NewGroupMessage) => Promise<GroupSendResult>>();
+const enqueue = groupCommit(storeBatch);
 
 export function storeGroupMessage(ctx: Context, input: NewGroupMessage): Promise<GroupSendResult> {
-  let store = queues.get(ctx.services);
-  if (!store) {
-    const { services } = ctx;
-    store = groupCommit((inputs: NewGroupMessage[]) => storeBatch(services, inputs));
-    queues.set(ctx.services, store);
-  }
-  return store(input);
+  return enqueue(ctx.services, input);
 }
 
 interface Judged {

@@ -1,7 +1,7 @@
 import type { Context } from "../../context.js";
 import { type ChatEntry, closeSpans, openSpan } from "../../delivery/chat-log.js";
 import { AppError, notFound } from "../../errors.js";
-import type { Group, GroupRole } from "../../generated/prisma/client.js";
+import type { Group, GroupMember, GroupRole, Prisma, User } from "../../generated/prisma/client.js";
 import { deliver, type Outbox, type Tx } from "../event-log.js";
 import type { GroupChange } from "./policy.js";
 
@@ -62,6 +62,17 @@ export function tell(write: GroupWrite, userIds: readonly string[], kind: GroupC
   }
 }
 
+/** BLOCKED when the group's admins barred any of these users (blockGroupMembers). */
+export async function refuseBarred(write: GroupWrite, userIds: readonly string[]): Promise<void> {
+  const barred = await write.tx.groupBlock.count({
+    where: { groupId: write.group.id, userId: { in: [...userIds] } },
+  });
+  if (barred > 0) {
+    const who = userIds.length === 1 ? "This user is" : "Some of these users are";
+    throw new AppError("BLOCKED", `${who} blocked from the group by its admins`);
+  }
+}
+
 /**
  * Makes users members: the seat check runs under the lock, so two joins racing for the last seat
  * admit exactly one. Users barred from the group are BLOCKED.
@@ -75,8 +86,7 @@ export async function admit(
 ): Promise<ChatEntry> {
   const { tx, group } = write;
   const ids = [...new Set(userIds)];
-  const barred = await tx.groupBlock.findMany({ where: { groupId: group.id, userId: { in: ids } } });
-  if (barred.length > 0) throw new AppError("BLOCKED", "The group's admins have blocked this user from it");
+  await refuseBarred(write, ids);
   if (group.memberCount + ids.length > group.maxMembers) {
     throw new AppError("LIMIT_EXCEEDED", `The group is full: it takes at most ${group.maxMembers} members`);
   }
@@ -122,6 +132,47 @@ export async function release(
   await closeSpans(tx, group.id, ids, entry.pos);
   write.group = { ...group, memberCount: group.memberCount - removed.count };
   return entry;
+}
+
+/** The named users' memberships, read under the lock; NOT_MEMBER names anyone not in the group. */
+export async function requireMembers(
+  write: GroupWrite,
+  users: readonly Pick<User, "id" | "username">[],
+): Promise<Map<string, GroupMember>> {
+  const members = await membersAmong(
+    write,
+    users.map((user) => user.id),
+  );
+  const outsiders = users.filter((user) => !members.has(user.id));
+  if (outsiders.length > 0) {
+    throw new AppError(
+      "NOT_MEMBER",
+      `Not in the group: ${outsiders.map((u) => `"${u.username}"`).join(", ")}`,
+    );
+  }
+  return members;
+}
+
+/** The caller's own membership, read under the lock: it may have ended since they were checked. */
+export async function requireStillMember(write: GroupWrite, userId: string): Promise<GroupMember> {
+  const member = (await membersAmong(write, [userId])).get(userId);
+  if (!member) throw new AppError("NOT_MEMBER", "You are not a member of this group");
+  return member;
+}
+
+/** Changes the members' rows and records the change as one GroupEvent about them. */
+export async function updateMembers(
+  write: GroupWrite,
+  userIds: readonly string[],
+  data: Prisma.GroupMemberUpdateManyMutationInput,
+  kind: GroupChange,
+  actor: string | null,
+): Promise<void> {
+  await write.tx.groupMember.updateMany({
+    where: { groupId: write.group.id, userId: { in: [...userIds] } },
+    data,
+  });
+  await record(write, kind, actor, userIds);
 }
 
 /** The members among `userIds`, read under the lock, by user id. */

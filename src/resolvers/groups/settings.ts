@@ -6,9 +6,9 @@ import { requireUser } from "../access.js";
 import { requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
 import { actorId, requireManager, requireMember, requireMemberOrAdmin } from "./access.js";
-import { namedUsers, subordinates } from "./membership.js";
+import { actOnUsers, subordinates } from "./membership.js";
 import { LIMITS, manages } from "./policy.js";
-import { changeGroup, membersAmong, record } from "./roster.js";
+import { changeGroup, record, requireMembers, requireStillMember, updateMembers } from "./roster.js";
 
 // Who may speak (mutes, mute-all and its allow list), members' own settings and attributes, and
 // the group's shared files.
@@ -22,19 +22,12 @@ export async function muteGroupMembers(
   if (!Number.isInteger(durationSeconds) || durationSeconds < 1 || durationSeconds > LIMITS.maxMuteSeconds) {
     throw badInput(`durationSeconds must be from 1 to ${LIMITS.maxMuteSeconds}`, "durationSeconds");
   }
-  const { group } = await requireManager(ctx, id);
-  const users = await namedUsers(ctx, usernames);
   // Stored as an end time, so the mute lapses by itself: no job has to lift it.
   const mutedUntil = new Date(Date.now() + durationSeconds * 1000);
-  await changeGroup(ctx, group.id, [], async (write) => {
+  return actOnUsers(ctx, id, usernames, async (write, users) => {
     const members = await subordinates(ctx, write, users);
-    await write.tx.groupMember.updateMany({
-      where: { groupId: group.id, userId: { in: [...members.keys()] } },
-      data: { mutedUntil },
-    });
-    await record(write, "MEMBERS_MUTED", actorId(ctx), [...members.keys()]);
+    await updateMembers(write, [...members.keys()], { mutedUntil }, "MEMBERS_MUTED", actorId(ctx));
   });
-  return true;
 }
 
 export async function unmuteGroupMembers(
@@ -42,17 +35,10 @@ export async function unmuteGroupMembers(
   id: string,
   usernames: readonly string[],
 ): Promise<boolean> {
-  const { group } = await requireManager(ctx, id);
-  const users = await namedUsers(ctx, usernames);
-  await changeGroup(ctx, group.id, [], async (write) => {
+  return actOnUsers(ctx, id, usernames, async (write, users) => {
     const members = await subordinates(ctx, write, users);
-    await write.tx.groupMember.updateMany({
-      where: { groupId: group.id, userId: { in: [...members.keys()] } },
-      data: { mutedUntil: null },
-    });
-    await record(write, "MEMBERS_UNMUTED", actorId(ctx), [...members.keys()]);
+    await updateMembers(write, [...members.keys()], { mutedUntil: null }, "MEMBERS_UNMUTED", actorId(ctx));
   });
-  return true;
 }
 
 /** While all are muted only the owner, admins and the allow list speak. */
@@ -67,29 +53,11 @@ export async function muteAllGroupMembers(ctx: Context, id: string, muted: boole
 }
 
 async function setAllowListed(ctx: Context, id: string, usernames: readonly string[], allowListed: boolean) {
-  const { group } = await requireManager(ctx, id);
-  const users = await namedUsers(ctx, usernames);
-  await changeGroup(ctx, group.id, [], async (write) => {
-    const members = await membersAmong(
-      write,
-      users.map((user) => user.id),
-    );
-    const outsiders = users.filter((user) => !members.has(user.id));
-    if (outsiders.length > 0) {
-      throw new AppError(
-        "NOT_MEMBER",
-        `Not in the group: ${outsiders.map((u) => `"${u.username}"`).join(", ")}`,
-      );
-    }
-    await write.tx.groupMember.updateMany({
-      where: { groupId: group.id, userId: { in: [...members.keys()] } },
-      data: { allowListed },
-    });
-    await record(write, allowListed ? "ALLOW_LIST_ADDED" : "ALLOW_LIST_REMOVED", actorId(ctx), [
-      ...members.keys(),
-    ]);
+  return actOnUsers(ctx, id, usernames, async (write, users) => {
+    const members = await requireMembers(write, users);
+    const kind = allowListed ? "ALLOW_LIST_ADDED" : "ALLOW_LIST_REMOVED";
+    await updateMembers(write, [...members.keys()], { allowListed }, kind, actorId(ctx));
   });
-  return true;
 }
 
 export const addToGroupAllowList = (ctx: Context, id: string, usernames: readonly string[]) =>
@@ -105,8 +73,7 @@ export async function blockGroupMessages(ctx: Context, id: string, blocked: bool
   const { user } = requireUser(ctx);
   const { group } = await requireMember(ctx, id);
   await changeGroup(ctx, group.id, [], async (write) => {
-    const member = (await membersAmong(write, [user.id])).get(user.id);
-    if (!member) throw new AppError("NOT_MEMBER", "You are not a member of this group");
+    const member = await requireStillMember(write, user.id);
     if (member.messagesBlocked === blocked) return;
     await write.tx.groupMember.update({
       where: { groupId_userId: { groupId: group.id, userId: user.id } },
@@ -171,8 +138,7 @@ export async function setGroupMemberAttributes(
     throw forbidden("Only the owner and admins can set another member's attributes");
   }
   return changeGroup(ctx, access.group.id, [], async (write) => {
-    const member = (await membersAmong(write, [subject!.id])).get(subject!.id);
-    if (!member) throw new AppError("NOT_MEMBER", `"${subject!.username}" is not in the group`);
+    const member = (await requireMembers(write, [subject!])).get(subject!.id)!;
     const merged: Record<string, string> = { ...(member.attributes as Record<string, string>) };
     for (const [key, value] of Object.entries(changes)) {
       if (value === null) delete merged[key];
@@ -233,9 +199,7 @@ export async function uploadGroupFile(ctx: Context, id: string, attachmentId: st
   if (!attachment || attachment.uploaderId !== user.id)
     throw notFound(`No attachment "${attachmentId}" of yours`);
   return changeGroup(ctx, group.id, [], async (write) => {
-    if ((await membersAmong(write, [user.id])).size === 0) {
-      throw new AppError("NOT_MEMBER", "You are not a member of this group");
-    }
+    await requireStillMember(write, user.id);
     const file = await write.tx.groupFile.create({
       data: { groupId: group.id, attachmentId: attachment.id, uploaderId: user.id },
     });
