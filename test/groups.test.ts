@@ -915,6 +915,47 @@ describe("group messages", () => {
     assert.deepEqual([ownerNow.unreadCount, ownerNow.mentionCount], [1, 1]);
   });
 
+  it("a group message moves its conversation up the list; a deleted group conversation comes back with the next", async () => {
+    const [owner, member, friend] = await users(3);
+    const first = await createGroup(owner!, { members: names(member!) });
+    const second = await createGroup(owner!, { members: names(member!) });
+    await sendText(url, friend!.token, member!.username, "direct");
+    const list = async () =>
+      (
+        await ok(url, "{ conversations { edges { node { id peer { username } } } } }", {}, member!.token)
+      ).conversations.edges.map((edge: any) => edge.node);
+    const order = async () => (await list()).map((node: any) => node.id);
+    assert.equal(
+      (await list())[0].peer?.username,
+      friend!.username,
+      "the direct message is the latest activity",
+    );
+    await say(owner!, first.id, "first moves up");
+    assert.deepEqual((await order()).slice(0, 1), [first.id]);
+    await say(owner!, second.id, "second moves up");
+    assert.deepEqual((await order()).slice(0, 2), [second.id, first.id]);
+    const paged = await ok(url, "{ conversations(first: 1) { pageInfo { endCursor } } }", {}, member!.token);
+    const next = await ok(
+      url,
+      "query($a: String) { conversations(first: 1, after: $a) { edges { node { id } } } }",
+      { a: paged.conversations.pageInfo.endCursor },
+      member!.token,
+    );
+    assert.equal(next.conversations.edges[0].node.id, first.id, "pages follow the derived order");
+
+    await ok(
+      url,
+      "mutation($id: ID!) { deleteConversation(conversation: { group: $id }) }",
+      { id: second.id },
+      member!.token,
+    );
+    assert.ok(!(await order()).includes(second.id), "deleted: out of the list");
+    await say(owner!, second.id, "back again");
+    assert.equal((await order())[0], second.id, "the next message brings it back, on top");
+    const back = await conversationOf(member!, second.id);
+    assert.equal(back.unreadCount, 1, "only the message after the deletion is unread");
+  });
+
   it("targeted messages reach only their targets and the sender", async () => {
     const [owner, m1, m2, m3] = await users(4);
     const group = await createGroup(owner!, { members: names(m1!, m2!, m3!) });

@@ -1,4 +1,4 @@
-import type { Device, Message, User } from "../generated/prisma/client.js";
+import type { Conversation, Device, Message, User } from "../generated/prisma/client.js";
 
 // Rows read through Database.query, typed as Prisma returns them: bigint ids as bigint, every
 // timestamp as a Date (PGlite and pg differ in what they hand back, and to_jsonb writes Prisma's
@@ -29,4 +29,13 @@ export function messageFromRow(row: Record<string, unknown>): Message {
 
 export function userFromRow(row: Record<string, unknown>): User {
   return withDates<User>(row, ["createdAt", "updatedAt", "bannedAt", "deletedAt"]);
+}
+
+export function conversationFromRow(row: Record<string, unknown>): Conversation {
+  const conversation = withDates<Conversation>(row, ["activityAt", "pinnedAt", "deletedAt", "updatedAt"]);
+  conversation.readUpToId = BigInt(row.readUpToId as string | bigint);
+  conversation.clearedUpToId = BigInt(row.clearedUpToId as string | bigint);
+  conversation.lastMessageId =
+    row.lastMessageId == null ? null : BigInt(row.lastMessageId as string | bigint);
+  return conversation;
 }

@@ -3,11 +3,23 @@ import { readableSql } from "./visibility.js";
 
 // Kept apart from the conversations domain: the per-request loaders (context.ts) use it too.
 
-/** A group conversation's counts, derived from the member's read position (EVENT-LOG.md invariant 9). */
+/**
+ * Where a conversation `c` (joined to its chat `ch`) stands in its user's list. A group message
+ * moves the group's chat row only, never each member's conversation, so a group conversation's
+ * last activity is its chat's last message when that is later, and one the member deleted is back
+ * once a message came after the deletion.
+ */
+export const ACTIVITY_SQL = `CASE WHEN c."chatType" = 'GROUP'
+  THEN greatest(c."activityAt", coalesce(ch."lastMessageAt", c."activityAt")) ELSE c."activityAt" END`;
+export const LISTED_SQL = `(c."deletedAt" IS NULL OR (c."chatType" = 'GROUP' AND ch."lastMessageAt" > c."deletedAt"))`;
+
+/** A group conversation's derived state (EVENT-LOG.md invariant 9): nothing is counted on send. */
 export interface GroupConversationStats {
   unreadCount: number;
   mentionCount: number;
   lastMessageId: bigint | null;
+  activityAt: Date;
+  deleted: boolean;
 }
 
 /**
@@ -20,6 +32,7 @@ export async function groupConversationStats(
   userId: string,
   chatIds: readonly string[],
 ): Promise<Map<string, GroupConversationStats>> {
+  if (chatIds.length === 0) return new Map();
   // In the member's own history: readable by them (targets) and not deleted by them.
   const inHistory = `${readableSql("m", 'c."userId"')}
     AND NOT EXISTS (SELECT 1 FROM "HiddenMessage" h WHERE h."userId" = c."userId" AND h."messageId" = m.id)`;
@@ -28,11 +41,15 @@ export async function groupConversationStats(
     unread: number;
     mentions: number;
     last: string | null;
+    activityAt: Date;
+    listed: boolean;
   }>({
     text: `SELECT c."chatId", u.unread::int AS unread, u.mentions::int AS mentions,
+        ${ACTIVITY_SQL} AS "activityAt", ${LISTED_SQL} AS listed,
         (SELECT max(m.id)::text FROM "Message" m
           WHERE m."chatId" = c."chatId" AND m.id > c."clearedUpToId" AND ${inHistory}) AS last
       FROM "Conversation" c
+      JOIN "Chat" ch ON ch.id = c."chatId"
       LEFT JOIN "GroupMember" gm ON gm."groupId" = c."chatId" AND gm."userId" = c."userId"
       CROSS JOIN LATERAL (
         SELECT count(*) AS unread, count(*) FILTER (WHERE m."mentionAll" OR c."userId" = ANY(m.mentions)) AS mentions
@@ -50,6 +67,8 @@ export async function groupConversationStats(
         unreadCount: Number(row.unread),
         mentionCount: Number(row.mentions),
         lastMessageId: row.last === null ? null : BigInt(row.last),
+        activityAt: row.activityAt,
+        deleted: !row.listed,
       },
     ]),
   );

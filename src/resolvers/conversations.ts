@@ -1,9 +1,11 @@
 import type { Context } from "../context.js";
+import { conversationFromRow } from "../db/rows.js";
+import { fragment, sql } from "../db/sql.js";
 import { AppError, badInput } from "../errors.js";
-import type { ChatType, Conversation, Prisma } from "../generated/prisma/client.js";
+import type { ChatType, Conversation } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
 import { type ChatTargetInput, requireConversation } from "./chats.js";
-import { groupConversationStats } from "./conversation-stats.js";
+import { ACTIVITY_SQL, groupConversationStats, LISTED_SQL } from "./conversation-stats.js";
 import { type Tx, withEvents } from "./event-log.js";
 import { pageSize } from "./paging.js";
 import * as check from "./validation.js";
@@ -69,48 +71,43 @@ export async function listConversations(
 ): Promise<ConversationPage> {
   const { user } = requireUser(ctx);
   const first = pageSize(args.first, "first");
-  const where: Prisma.ConversationWhereInput = { userId: user.id, deletedAt: null };
   const { filter } = args;
-  if (filter?.pinned != null) where.pinned = filter.pinned;
-  if (filter?.mark != null) where.marks = { has: filter.mark };
-  if (filter?.chatType != null) where.chatType = filter.chatType;
-  if (args.after != null) {
-    const [pinned, at, chatId] = parseCursor(args.after);
-    const activityAt = new Date(at);
-    where.OR = [
-      ...(pinned ? [{ pinned: false }] : []),
-      { pinned, activityAt: { lt: activityAt } },
-      { pinned, activityAt, chatId: { lt: chatId } },
-    ];
-  }
-  const rows = await ctx.prisma.conversation.findMany({
-    where,
-    orderBy: [{ pinned: "desc" }, { activityAt: "desc" }, { chatId: "desc" }],
-    take: first + 1,
-  });
-  for (const row of rows) ctx.loaders.conversations.prime(row.chatId, row);
-  return { conversations: rows.slice(0, first), hasNextPage: rows.length > first };
+  const [afterPinned, afterAt, afterId] = args.after == null ? [null, null, null] : parseCursor(args.after);
+  // Ordered in SQL: a group's last activity is derived (ACTIVITY_SQL), not stored on the row.
+  const rows = await ctx.services.db.query<Record<string, unknown>>(sql`
+    SELECT c."userId", c."chatId", c."chatType", c."peerId", c."unreadCount", c."readUpToId", c."lastMessageId",
+      ${fragment(ACTIVITY_SQL)} AS "activityAt", c.pinned, c."pinnedAt", c.marks, c.muted, c."clearedUpToId",
+      NULL AS "deletedAt", c."updatedAt"
+    FROM "Conversation" c JOIN "Chat" ch ON ch.id = c."chatId"
+    WHERE c."userId" = ${user.id}::uuid AND ${fragment(LISTED_SQL)}
+      AND (${filter?.pinned ?? null}::bool IS NULL OR c.pinned = ${filter?.pinned ?? null}::bool)
+      AND (${filter?.mark ?? null}::text IS NULL OR ${filter?.mark ?? null}::text = ANY(c.marks))
+      AND (${filter?.chatType ?? null}::text IS NULL OR c."chatType"::text = ${filter?.chatType ?? null}::text)
+      AND (${afterPinned}::bool IS NULL OR (${afterPinned}::bool AND NOT c.pinned) OR (c.pinned = ${afterPinned}::bool
+        AND (${fragment(ACTIVITY_SQL)} < (${afterAt}::timestamptz AT TIME ZONE 'UTC')
+          OR (${fragment(ACTIVITY_SQL)} = (${afterAt}::timestamptz AT TIME ZONE 'UTC')
+            AND c."chatId" < ${afterId}::uuid))))
+    ORDER BY c.pinned DESC, ${fragment(ACTIVITY_SQL)} DESC, c."chatId" DESC
+    LIMIT ${first + 1}`);
+  // Listed rows carry their derived activity and are not deleted (LISTED_SQL).
+  const listed = rows.map(conversationFromRow);
+  for (const row of listed) ctx.loaders.conversations.prime(row.chatId, row);
+  return { conversations: listed.slice(0, first), hasNextPage: listed.length > first };
 }
 
 export async function totalUnread(ctx: Context): Promise<number> {
   const { user } = requireUser(ctx);
-  const [direct, groups] = await Promise.all([
-    ctx.prisma.conversation.aggregate({
-      where: { userId: user.id, deletedAt: null, chatType: "DIRECT" },
-      _sum: { unreadCount: true },
-    }),
-    ctx.prisma.conversation.findMany({
-      where: { userId: user.id, deletedAt: null, chatType: "GROUP" },
-      select: { chatId: true },
-    }),
-  ]);
-  const stats = await groupConversationStats(
-    ctx,
-    user.id,
-    groups.map((group) => group.chatId),
-  );
-  let total = direct._sum.unreadCount ?? 0;
-  for (const entry of stats.values()) total += entry.unreadCount;
+  const rows = await ctx.prisma.conversation.findMany({
+    where: { userId: user.id },
+    select: { chatId: true, chatType: true, unreadCount: true, deletedAt: true },
+  });
+  let total = 0;
+  for (const row of rows) if (row.chatType === "DIRECT" && !row.deletedAt) total += row.unreadCount;
+  // A deleted group conversation with messages since counts again (LISTED_SQL).
+  const groups = rows.filter((row) => row.chatType === "GROUP").map((row) => row.chatId);
+  for (const entry of (await groupConversationStats(ctx, user.id, groups)).values()) {
+    if (!entry.deleted) total += entry.unreadCount;
+  }
   return total;
 }
 

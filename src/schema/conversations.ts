@@ -67,9 +67,20 @@ ConversationRef.implement({
     muted: t.exposeBoolean("muted", { description: "No push notifications" }),
     deleted: t.boolean({
       description: "Deleted by the viewer: out of the list until the next message.",
-      resolve: (conversation) => conversation.deletedAt !== null,
+      resolve: async (conversation, _args, ctx) =>
+        conversation.chatType === "GROUP"
+          ? ((await ctx.loaders.groupStats.load(conversation.chatId))?.deleted ??
+            conversation.deletedAt !== null)
+          : conversation.deletedAt !== null,
     }),
-    lastActivityAt: t.expose("activityAt", { type: "DateTime", description: "Orders the list" }),
+    lastActivityAt: t.field({
+      type: "DateTime",
+      description: "Orders the list",
+      resolve: async (conversation, _args, ctx) =>
+        conversation.chatType === "GROUP"
+          ? ((await ctx.loaders.groupStats.load(conversation.chatId))?.activityAt ?? conversation.activityAt)
+          : conversation.activityAt,
+    }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
   }),
 });
