@@ -3,7 +3,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { startApp, type TestServer } from "./helpers/app.js";
 import { connect, fails, gql, ok, type Socket, subscribe } from "./helpers/client.js";
 import { uniqueName } from "./helpers/env.js";
-import { createUsers, type SignedIn, signIn, signUp } from "./helpers/factories.js";
+import { adminToken, createUsers, type SignedIn, signIn, signUp } from "./helpers/factories.js";
 import { cursorOf, nextEvent, sendText } from "./helpers/messaging.js";
 
 // Groups over the real API: HTTP for queries and mutations, graphql-ws for each member's stream.
@@ -1229,6 +1229,25 @@ describe("member settings and files", () => {
 });
 
 describe("destroying a group", () => {
+  it("a deleted account leaves its groups, and the groups it owned are destroyed", async () => {
+    const [owner, member, other] = await users(3);
+    const owned = await createGroup(owner!, { members: names(member!, other!) });
+    const joined = await createGroup(other!, { members: names(owner!, member!) });
+    const stream = await watch(member!);
+    const admin = await adminToken(url);
+    await ok(url, "mutation($u: String!) { adminDeleteUser(username: $u) }", { u: owner!.username }, admin);
+    const events = [await groupEvent(stream, "GROUP_DESTROYED"), await groupEvent(stream, "MEMBER_LEFT")];
+    assert.deepEqual(
+      events.map((event: any) => event.kind),
+      ["GROUP_DESTROYED", "MEMBER_LEFT"],
+    );
+    await fails("NOT_FOUND", url, GET, { id: owned.id }, member!.token);
+    const left = (await ok(url, GET, { id: joined.id }, member!.token)).group;
+    assert.equal(left.memberCount, 2, "the deleted owner of the first group is no longer in the second");
+    const members = await ok(url, MEMBERS, { id: joined.id }, member!.token);
+    assert.ok(!JSON.stringify(members).includes(owner!.userId));
+  });
+
   it("only the owner destroys; members get GROUP_DESTROYED; the group is gone", async () => {
     const [owner, admin, m1] = await users(3);
     const group = await createGroup(owner!, {

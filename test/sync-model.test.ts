@@ -1,21 +1,24 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { isDeepStrictEqual } from "node:util";
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { spawnServer, startApp, type TestServer, testStorage } from "./helpers/app.js";
 import { eventually, gql, ok, wsUrl } from "./helpers/client.js";
 import { servicesMode } from "./helpers/env.js";
 import { type SignedIn, signIn, signUp } from "./helpers/factories.js";
-import { CONVERSATION_FIELDS, userPosition } from "./helpers/messaging.js";
-import { ClientModel, random, toConversation, toModel } from "./helpers/model.js";
+import { CONVERSATION_FIELDS } from "./helpers/messaging.js";
+import { ClientModel, random, toConversation, toGroupMessage, toModel } from "./helpers/model.js";
 
 // Zulip's test_events, for our stream: random actions by several users on several devices, with
 // devices dropping off and resuming from their cursors (on either instance when there are two).
 // Each device keeps a model built only from the events it received; at the end every model must
 // equal a fresh fetch of conversations and messages, and no device may have seen a gap or a repeat.
 
-const MESSAGE = `id type editCount recalled status from { username } to { ... on User { username } }
-  body { ... on TextBody { text } } conversation { ${CONVERSATION_FIELDS} }`;
+const CONVERSATION = `${CONVERSATION_FIELDS} mentionCount group { id }`;
+const MESSAGE = `id type chatType editCount recalled status from { username }
+  to { __typename ... on User { username } ... on Group { id } } targets { username }
+  body { ... on TextBody { text } } conversation { ${CONVERSATION} }`;
 
 const STREAM = `subscription($since: String) {
   events(since: $since) {
@@ -24,14 +27,33 @@ const STREAM = `subscription($since: String) {
       __typename
       ... on MessageEvent { message { ${MESSAGE} } }
       ... on MessageEditedEvent { message { ${MESSAGE} } }
-      ... on MessageRecalledEvent { messageId conversation { ${CONVERSATION_FIELDS} } }
-      ... on MessageDeletedEvent { messageIds conversation { ${CONVERSATION_FIELDS} } }
-      ... on ReceiptEvent { kind messageIds conversation { peer { username } } }
-      ... on ConversationEvent { kind conversation { ${CONVERSATION_FIELDS} } }
+      ... on MessageRecalledEvent { messageId conversation { ${CONVERSATION} } }
+      ... on MessageDeletedEvent { messageIds conversation { ${CONVERSATION} } }
+      ... on ReceiptEvent { kind messageIds conversation { chatType peer { username } group { id } } }
+      ... on ConversationEvent { kind conversation { ${CONVERSATION} } }
       ... on ContactEvent { kind user { username } contact { remark } }
+      ... on GroupEvent { kind group { id memberCount } actor { username } users { username } }
     }
   }
 }`;
+
+/**
+ * A cursor is `<user>.<chat>`: an event of the user's own stream moves the first part on by one
+ * (the second may have passed entries of the chat log this user does not read); a chat-log entry
+ * (group events and messages) moves the second part forward and leaves the first.
+ */
+function cursorStep(before: string, after: string, event: any): string | null {
+  const [u0, c0] = before.split(".").map(BigInt) as [bigint, bigint];
+  const [u1, c1] = after.split(".").map(BigInt) as [bigint, bigint];
+  const inChatLog =
+    (event.__typename === "GroupEvent" && !OUTSIDER_KINDS.has(event.kind)) ||
+    (event.__typename === "MessageEvent" && event.message.chatType === "GROUP");
+  if (u1 === u0 + 1n && c1 >= c0 && !inChatLog) return null;
+  if (u1 === u0 && c1 > c0) return null;
+  return `cursor ${after} after ${before} (${event.__typename} ${event.kind ?? ""})`;
+}
+
+const OUTSIDER_KINDS = new Set(["MEMBER_INVITED", "INVITE_DECLINED", "JOIN_REQUESTED", "JOIN_DECLINED"]);
 
 class Device {
   readonly model: ClientModel;
@@ -72,11 +94,14 @@ class Device {
           if (result.errors) return void this.problems.push(`${label}: ${JSON.stringify(result.errors)}`);
           const { cursor, event } = result.data!.events;
           if (cursor === null) return;
-          if (userPosition(cursor) !== userPosition(this.cursor) + 1n) {
-            this.problems.push(`${label}: cursor ${cursor} after ${this.cursor}`);
-          }
+          const problem = cursorStep(this.cursor, cursor, event);
+          if (problem) this.problems.push(`${label}: ${problem}`);
           this.cursor = cursor;
-          this.model.apply(event);
+          try {
+            this.model.apply(event);
+          } catch (error) {
+            this.problems.push(`${label}: ${String(error)} applying ${JSON.stringify(event)}`);
+          }
         },
         error: (error) => {
           if (this.client === client) this.problems.push(`${label}: stream error ${String(error)}`);
@@ -102,7 +127,7 @@ interface Sent {
 async function runScenario(urls: string[], seed: number, steps: number) {
   const rng = random(seed);
   const problems: string[] = [];
-  const users = await Promise.all([0, 1, 2].map(() => signUp(urls[0]!)));
+  const users = await Promise.all([0, 1, 2, 3].map(() => signUp(urls[0]!)));
   const devices: Device[] = [];
   for (const user of users) {
     devices.push(new Device(user, problems));
@@ -127,6 +152,25 @@ async function runScenario(urls: string[], seed: number, steps: number) {
     const code = result.errors?.[0]?.extensions?.code;
     if (code && !allowed.includes(code)) problems.push(`${name} failed: ${JSON.stringify(result.errors)}`);
     return result.data;
+  };
+  /** Runs a mutation whose outcome the actions know: `expected` is the error code, or null for success. */
+  const expect = async (
+    actor: SignedIn,
+    name: string,
+    query: string,
+    variables: Record<string, unknown>,
+    expected: string | null | (string | null)[],
+  ) => {
+    const result = await gql(rng.pick(urls), query, variables, actor.token);
+    const code = (result.errors?.[0]?.extensions?.code as string | undefined) ?? null;
+    log.push(`${actor.username} ${name} ${JSON.stringify(variables)} → ${code ?? "ok"}`);
+    const allowed = Array.isArray(expected) ? expected : [expected];
+    if (!allowed.includes(code)) {
+      problems.push(
+        `${name} ${JSON.stringify(variables)}: expected ${allowed.join("|")}, got ${JSON.stringify(result.errors ?? "ok")}`,
+      );
+    }
+    return code === null ? result.data : undefined;
   };
   const peerOf = (actor: SignedIn) => rng.pick(users.filter((u) => u.username !== actor.username));
   const mineTo = (actor: SignedIn) => sent.filter((m) => m.from === actor.username);
@@ -205,6 +249,239 @@ async function runScenario(urls: string[], seed: number, steps: number) {
     }
   };
 
+  // The groups as the actions know them, from their own results: only to aim the next action and
+  // to know which failures are expected (MUTED, BLOCKED). What the devices show is checked against
+  // the server at the end.
+  interface GroupAim {
+    id: string;
+    roles: Map<string, string>;
+    mutedUntil: Map<string, number>;
+    barred: Set<string>;
+  }
+  const groups: GroupAim[] = [];
+  let groupMessages = 0;
+  const plainMembers = (group: GroupAim) =>
+    [...group.roles].filter(([, role]) => role === "MEMBER").map(([name]) => name);
+  const subordinatesOf = (group: GroupAim, actor: string) => {
+    const mine = group.roles.get(actor);
+    if (mine === "OWNER") return [...group.roles.keys()].filter((name) => name !== actor);
+    if (mine === "ADMIN") return plainMembers(group);
+    return [];
+  };
+  const release = (group: GroupAim, names: string[]) => {
+    for (const name of names) {
+      group.roles.delete(name);
+      group.mutedUntil.delete(name);
+    }
+  };
+  const GROUP_SEND = `mutation($g: ID!, $t: String!, $m: [String!], $all: Boolean, $tg: [String!]) {
+    sendMessage(to: { group: $g }, body: { text: { text: $t } }, mentions: $m, mentionAll: $all, targets: $tg) { id } }`;
+  const onUsers = (field: string) =>
+    `mutation($id: ID!, $u: [String!]!) { ${field}(id: $id, usernames: $u) }`;
+  const onUser = (field: string) =>
+    `mutation($id: ID!, $u: String!) { ${field}(id: $id, username: $u) { id } }`;
+
+  const groupAction = async (actor: SignedIn, step: number) => {
+    const me = actor.username;
+    const mine = groups.filter((g) => g.roles.has(me));
+    const managed = groups.filter((g) => subordinatesOf(g, me).length > 0);
+    const others = users.map((u) => u.username).filter((name) => name !== me);
+    const kind =
+      groups.length < 2
+        ? "create"
+        : rng.pick([
+            "create",
+            "join",
+            "join",
+            "leave",
+            "remove",
+            "mute",
+            "unmute",
+            "block",
+            "unblock",
+            "admin",
+            "transfer",
+            "send",
+            "send",
+            "send",
+            "send",
+            "send",
+            "send",
+            "read",
+            "read",
+          ] as const);
+    if (kind === "create") {
+      const members = others.filter(() => rng.chance(0.5));
+      const data = await expect(
+        actor,
+        "createGroup",
+        `mutation($n: String!, $m: [String!]) {
+          createGroup(name: $n, isPublic: true, joinPolicy: OPEN, members: $m) { id } }`,
+        { n: `g${step}`, m: members },
+        null,
+      );
+      if (data) {
+        const roles = new Map<string, string>([
+          [me, "OWNER"],
+          ...members.map((m): [string, string] => [m, "MEMBER"]),
+        ]);
+        groups.push({ id: data.createGroup.id, roles, mutedUntil: new Map(), barred: new Set() });
+      }
+    } else if (kind === "join") {
+      const outside = groups.filter((g) => !g.roles.has(me));
+      if (outside.length === 0) return;
+      const group = rng.pick(outside);
+      const data = await expect(
+        actor,
+        "joinGroup",
+        "mutation($id: ID!) { joinGroup(id: $id) { id myRole } }",
+        { id: group.id },
+        group.barred.has(me) ? "BLOCKED" : null,
+      );
+      if (data) group.roles.set(me, "MEMBER");
+    } else if (kind === "leave") {
+      const group = mine.length > 0 ? rng.pick(mine) : rng.pick(groups);
+      const role = group.roles.get(me);
+      const data = await expect(
+        actor,
+        "leaveGroup",
+        "mutation($id: ID!) { leaveGroup(id: $id) }",
+        { id: group.id },
+        role === undefined ? "NOT_MEMBER" : role === "OWNER" ? "FORBIDDEN" : null,
+      );
+      if (data) release(group, [me]);
+    } else if (kind === "remove" || kind === "block" || kind === "mute" || kind === "unmute") {
+      if (managed.length === 0) return;
+      const group = rng.pick(managed);
+      const pool = subordinatesOf(group, me);
+      if (kind === "block" && group.roles.get(me) === "OWNER") {
+        // Blocking may name someone outside the group too: they are barred from joining.
+        pool.push(...others.filter((name) => !group.roles.has(name)));
+      }
+      const who = rng.pick(pool);
+      if (kind === "remove") {
+        const data = await expect(
+          actor,
+          "removeGroupMembers",
+          onUsers("removeGroupMembers"),
+          { id: group.id, u: [who] },
+          null,
+        );
+        if (data) release(group, [who]);
+      } else if (kind === "block") {
+        const data = await expect(
+          actor,
+          "blockGroupMembers",
+          onUsers("blockGroupMembers"),
+          { id: group.id, u: [who] },
+          null,
+        );
+        if (data) {
+          release(group, [who]);
+          group.barred.add(who);
+        }
+      } else if (kind === "mute") {
+        const seconds = rng.chance(0.3) ? 1 : 3600;
+        const data = await expect(
+          actor,
+          "muteGroupMembers",
+          "mutation($id: ID!, $u: [String!]!, $s: Int!) { muteGroupMembers(id: $id, usernames: $u, durationSeconds: $s) }",
+          { id: group.id, u: [who], s: seconds },
+          null,
+        );
+        if (data) group.mutedUntil.set(who, Date.now() + seconds * 1000);
+      } else {
+        const data = await expect(
+          actor,
+          "unmuteGroupMembers",
+          onUsers("unmuteGroupMembers"),
+          { id: group.id, u: [who] },
+          null,
+        );
+        if (data) group.mutedUntil.delete(who);
+      }
+    } else if (kind === "unblock") {
+      const owned = groups.filter((g) => g.roles.get(me) === "OWNER" && g.barred.size > 0);
+      if (owned.length === 0) return;
+      const group = rng.pick(owned);
+      const who = rng.pick([...group.barred]);
+      const data = await expect(
+        actor,
+        "unblockGroupMembers",
+        onUsers("unblockGroupMembers"),
+        { id: group.id, u: [who] },
+        null,
+      );
+      if (data) group.barred.delete(who);
+    } else if (kind === "admin" || kind === "transfer") {
+      const owned = groups.filter((g) => g.roles.get(me) === "OWNER" && g.roles.size > 1);
+      if (owned.length === 0) return;
+      const group = rng.pick(owned);
+      const who = rng.pick([...group.roles.keys()].filter((name) => name !== me));
+      if (kind === "transfer") {
+        const data = await expect(
+          actor,
+          "transferGroupOwnership",
+          onUser("transferGroupOwnership"),
+          { id: group.id, u: who },
+          null,
+        );
+        if (data) {
+          group.roles.set(who, "OWNER");
+          group.roles.set(me, "MEMBER");
+        }
+      } else {
+        const promote = group.roles.get(who) === "MEMBER";
+        const data = await expect(
+          actor,
+          promote ? "addGroupAdmin" : "removeGroupAdmin",
+          `mutation($id: ID!, $u: String!) { ${promote ? "addGroupAdmin" : "removeGroupAdmin"}(id: $id, username: $u) }`,
+          { id: group.id, u: who },
+          null,
+        );
+        if (data) group.roles.set(who, promote ? "ADMIN" : "MEMBER");
+      }
+    } else if (kind === "send") {
+      // Mostly to a group of one's own; now and then to one the actor is not in.
+      const group = mine.length > 0 && rng.chance(0.9) ? rng.pick(mine) : rng.pick(groups);
+      const role = group.roles.get(me);
+      const members = [...group.roles.keys()];
+      const fellows = members.filter((name) => name !== me);
+      const mentions = rng.chance(0.35) && fellows.length > 0 ? [rng.pick(fellows)] : undefined;
+      const targets =
+        rng.chance(0.25) && fellows.length > 0 ? fellows.filter(() => rng.chance(0.5)) : undefined;
+      const until = group.mutedUntil.get(me) ?? 0;
+      const now = Date.now();
+      let expected: string | null | (string | null)[] = null;
+      if (role === undefined) expected = "NOT_MEMBER";
+      else if (role === "MEMBER" && until > now + 500) expected = "MUTED";
+      else if (role === "MEMBER" && until > now - 500) expected = [null, "MUTED"]; // lapsing about now
+      const data = await expect(
+        actor,
+        "sendGroup",
+        GROUP_SEND,
+        {
+          g: group.id,
+          t: `g step ${step}`,
+          m: mentions,
+          all: rng.chance(0.05),
+          tg: targets?.length ? targets : undefined,
+        },
+        expected,
+      );
+      if (data) groupMessages++;
+    } else {
+      const group = mine.length > 0 ? rng.pick(mine) : rng.pick(groups);
+      await expect(
+        actor,
+        "readGroup",
+        "mutation($g: ID!) { markConversationRead(conversation: { group: $g }) { id unreadCount } }",
+        { g: group.id },
+        group.roles.has(me) ? null : ["NOT_MEMBER", "NOT_FOUND"],
+      );
+    }
+  };
+
   for (let step = 0; step < steps; step++) {
     const device = rng.pick(devices);
     const actor = device.session;
@@ -217,6 +494,10 @@ async function runScenario(urls: string[], seed: number, steps: number) {
     }
     if (roll < 0.2) {
       await contactAction(actor, peer, step);
+      continue;
+    }
+    if (rng.chance(0.45)) {
+      await groupAction(actor, step);
       continue;
     }
     if (roll < 0.45) {
@@ -329,15 +610,36 @@ async function runScenario(urls: string[], seed: number, steps: number) {
   }
 
   for (const device of devices) if (!device.online) await device.connect(rng.pick(urls));
+  // The user's own stream must reach its head exactly; the chat log's part only moves with the
+  // entries a user reads, so the group state is awaited below instead.
   for (const device of devices) {
     const head = (await ok(urls[0]!, "{ eventCursor }", {}, device.session.token)).eventCursor;
     await eventually(
-      async () => device.cursor === head,
+      async () => device.cursor.split(".")[0] === head.split(".")[0],
       15_000,
       `${device.session.username} to reach ${head} (at ${device.cursor})`,
     );
   }
-  const context = `seed ${seed}; problems: ${problems.slice(0, 5).join(" | ")}\n${log.slice(-15).join("\n")}`;
+  for (const device of devices) {
+    let last: { local: unknown; server: unknown } | undefined;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const server = await fetchGroupState(urls[0]!, device.session);
+      const local = modelGroupState(device.model, server);
+      last = { local, server: server.comparable };
+      if (isDeepStrictEqual(local, server.comparable) || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    try {
+      assert.deepEqual(last.local, last.server);
+    } catch (error) {
+      problems.push(
+        `${device.session.username}/${device.session.deviceId.slice(0, 6)} groups differ: ${(error as Error).message}`,
+      );
+    }
+  }
+  for (const device of devices) problems.push(...device.model.problems);
+  const context = `seed ${seed}; problems: ${problems.slice(0, 5).join(" | ")}\n${log.slice(-25).join("\n")}`;
   assert.deepEqual(problems, [], context);
 
   for (const device of devices) {
@@ -350,6 +652,7 @@ async function runScenario(urls: string[], seed: number, steps: number) {
     );
     const server = Object.fromEntries(
       fetched.conversations.edges
+        .filter((e: any) => e.node.chatType === "DIRECT")
         .map((e: any) => [e.node.peer.username, toConversation(e.node)] as const)
         .sort(([a]: [string], [b]: [string]) => a.localeCompare(b)),
     );
@@ -404,8 +707,151 @@ async function runScenario(urls: string[], seed: number, steps: number) {
     );
   }
   for (const device of devices) device.disconnect();
-  return { steps, messages: sent.length };
+  return { steps, messages: sent.length, groups: groups.length, groupMessages };
 }
+
+/** What a fresh fetch says of the user's groups, and the same shaped as the model can know it. */
+async function fetchGroupState(url: string, session: SignedIn) {
+  const fetched = await ok(
+    url,
+    `{ myGroups(first: 100) { edges { node { id } } }
+       conversations(first: 100) { edges { node { chatType unreadCount mentionCount group { id } lastMessage { id } } } } }`,
+    {},
+    session.token,
+  );
+  const ids: string[] = fetched.myGroups.edges.map((e: any) => e.node.id).sort();
+  const conversations: Record<string, unknown> = {};
+  for (const { node } of fetched.conversations.edges) {
+    if (node.chatType !== "GROUP") continue;
+    conversations[node.group.id] = {
+      unreadCount: node.unreadCount,
+      mentionCount: node.mentionCount,
+      lastMessageId: node.lastMessage?.id ?? null,
+    };
+  }
+  const rosters: Record<string, Record<string, string>> = {};
+  const histories: Record<string, unknown[]> = {};
+  for (const id of ids) {
+    const data = await ok(
+      url,
+      `query($id: ID!) {
+        groupMembers(id: $id, first: 100) { edges { node { role user { username } } } }
+        messages(conversation: { group: $id }, last: 100) { edges { node {
+          id from { username } body { ... on TextBody { text } } targets { username } } } } }`,
+      { id },
+      session.token,
+    );
+    rosters[id] = Object.fromEntries(
+      data.groupMembers.edges.map((e: any) => [e.node.user.username, e.node.role]),
+    );
+    histories[id] = data.messages.edges.map((e: any) => toGroupMessage(e.node));
+  }
+  return {
+    ids,
+    rosters,
+    comparable: {
+      groups: ids,
+      conversations: Object.fromEntries(Object.entries(conversations).sort(([a], [b]) => a.localeCompare(b))),
+      histories,
+      rosters: Object.fromEntries(ids.map((id) => [id, rosters[id]!])),
+    },
+  };
+}
+
+/**
+ * The model's side, in the fetch's shape. A roster the model saw from the group's creation is
+ * compared whole; one it joined later, for the users its events named (null: not a member).
+ */
+function modelGroupState(model: ClientModel, server: Awaited<ReturnType<typeof fetchGroupState>>) {
+  const ids = model.groupIds();
+  const rosters: Record<string, Record<string, string | null>> = {};
+  for (const id of ids) {
+    const { complete, members } = model.roster(id);
+    if (complete) {
+      rosters[id] = Object.fromEntries(Object.entries(members).filter(([, role]) => role !== null));
+    } else {
+      const known = server.rosters[id] ?? {};
+      // The server's roster seen through what the model can know, so only those users differ.
+      rosters[id] = Object.fromEntries(Object.entries(known).filter(([name]) => !(name in members)));
+      for (const [name, role] of Object.entries(members)) if (role !== null) rosters[id]![name] = role;
+      rosters[id] = Object.fromEntries(Object.entries(rosters[id]!).sort(([a], [b]) => a.localeCompare(b)));
+    }
+  }
+  return {
+    groups: ids,
+    conversations: Object.fromEntries(ids.map((id) => [id, model.groupConversation(id)])),
+    histories: Object.fromEntries(ids.map((id) => [id, model.groupHistory(id)])),
+    rosters,
+  };
+}
+
+// The model's own checks, on crafted streams: they must fire when the server gets a group's order or
+// audience wrong, whatever a fetch says afterwards.
+describe("the device model catches a broken group stream", () => {
+  const group = (kind: string, actor: string, users: string[]) => ({
+    __typename: "GroupEvent",
+    kind,
+    group: { id: "g1", memberCount: users.length },
+    actor: { username: actor },
+    users: users.map((username) => ({ username })),
+  });
+  const message = (id: string, from: string, targets: string[] = []) => ({
+    __typename: "MessageEvent",
+    message: {
+      id,
+      type: "TEXT",
+      chatType: "GROUP",
+      editCount: 0,
+      recalled: false,
+      status: "SENT",
+      from: { username: from },
+      to: { __typename: "Group", id: "g1" },
+      targets: targets.map((username) => ({ username })),
+      body: { text: `m${id}` },
+      conversation: { id: "c1", chatType: "GROUP", unreadCount: 1, mentionCount: 0, group: { id: "g1" } },
+    },
+  });
+
+  it("a removed member that receives the group's next message records a problem", () => {
+    const model = new ClientModel("ann");
+    model.apply(group("GROUP_CREATED", "bob", ["ann", "bob", "cid"]));
+    model.apply(message("1", "bob"));
+    assert.deepEqual(model.problems, []);
+    assert.deepEqual(model.roster("g1"), {
+      complete: true,
+      members: { ann: "MEMBER", bob: "OWNER", cid: "MEMBER" },
+    });
+    model.apply(group("MEMBER_REMOVED", "bob", ["ann"]));
+    assert.deepEqual(model.groupIds(), []);
+    model.apply(message("2", "bob")); // sent after the removal: must not reach ann
+    assert.equal(model.problems.length, 1, JSON.stringify(model.problems));
+    assert.match(model.problems[0]!, /MessageEvent 2 of group g1, which the user is not in/);
+    model.apply(group("MEMBER_JOINED", "cid", ["cid"])); // nor any of the group's events
+    assert.equal(model.problems.length, 2);
+  });
+
+  it("a rejoin starts history afresh; a message from before it would differ from the fetch", () => {
+    const model = new ClientModel("ann");
+    model.apply(group("GROUP_CREATED", "bob", ["ann", "bob"]));
+    model.apply(message("1", "bob"));
+    model.apply(group("MEMBER_LEFT", "ann", ["ann"]));
+    model.apply(group("MEMBER_JOINED", "ann", ["ann"]));
+    assert.deepEqual(model.groupHistory("g1"), []);
+    assert.deepEqual(model.roster("g1"), { complete: false, members: { ann: "MEMBER" } });
+    assert.deepEqual(model.problems, []);
+  });
+
+  it("a targeted message reaching someone it was not for records a problem", () => {
+    const model = new ClientModel("ann");
+    model.apply(group("GROUP_CREATED", "bob", ["ann", "bob", "cid"]));
+    model.apply(message("1", "bob", ["ann"]));
+    model.apply(message("2", "ann", ["cid"])); // ann's own message: hers to see
+    assert.deepEqual(model.problems, []);
+    model.apply(message("3", "bob", ["cid"]));
+    assert.equal(model.problems.length, 1, JSON.stringify(model.problems));
+    assert.match(model.problems[0]!, /targeted message 3 from bob for \[cid\] leaked to ann/);
+  });
+});
 
 describe("randomized sync against a fresh fetch", () => {
   let servers: TestServer[] = [];
@@ -429,9 +875,10 @@ describe("randomized sync against a fresh fetch", () => {
       const result = await runScenario(
         servers.map((s) => s.url),
         seed * 7919,
-        160,
+        260,
       );
-      assert.ok(result.messages > 30);
+      assert.ok(result.messages > 15, JSON.stringify(result));
+      assert.ok(result.groups >= 2 && result.groupMessages > 15, JSON.stringify(result));
     });
   }
 });

@@ -15,6 +15,7 @@ import {
 } from "./accounts.js";
 import { forgetUsername } from "./chats.js";
 import { dropRelations } from "./contacts.js";
+import { leaveAllGroups } from "./groups/lifecycle.js";
 import type { PresenceView } from "./presence-view.js";
 import {
   endSessions,
@@ -129,6 +130,7 @@ export async function adminDeleteUser(ctx: Context, username: string): Promise<b
     { alsoInTransaction: (tx) => dropRelations(tx, user.id) },
   );
   forgetUsername(ctx.services, user.username);
+  await leaveAllGroups(ctx, user.id);
   return true;
 }
 

@@ -48,8 +48,42 @@ export interface ModelContacts {
   outgoing: string[];
 }
 
+/** A group message as a member's device holds it. */
+export interface ModelGroupMessage {
+  id: string;
+  from: string;
+  text: string | null;
+  targets: string[];
+}
+
+/**
+ * A group the user is in, as its events tell. `members` maps every user an event named since the
+ * user's own join to their role, or to null once they left; `complete` when the user saw the
+ * group's GROUP_CREATED, so every member is known.
+ */
+export interface ModelGroup {
+  members: Map<string, string | null>;
+  complete: boolean;
+  messages: Map<string, ModelGroupMessage>;
+  unreadCount: number;
+  mentionCount: number;
+}
+
+/** GroupEvents that reach users outside the group (invitees, applicants). */
+const OUTSIDER_KINDS = new Set(["MEMBER_INVITED", "INVITE_DECLINED", "JOIN_REQUESTED", "JOIN_DECLINED"]);
+/** GroupEvents that end the membership of the users they name. */
+const LEAVING_KINDS = new Set(["MEMBER_LEFT", "MEMBER_REMOVED", "MEMBERS_BLOCKED"]);
+
 export class ClientModel {
   readonly messages = new Map<string, Map<string, ModelMessage>>();
+  /** The groups the user is in, by id. */
+  readonly groups = new Map<string, ModelGroup>();
+  /**
+   * What the events themselves show to be wrong, whatever a fetch says later: a group's message or
+   * event after the user left it (a removal not ordered with the messages), a targeted message for
+   * someone else.
+   */
+  readonly problems: string[] = [];
   readonly conversations = new Map<string, ModelConversation>();
   private readonly contacts = new Map<string, string | null>();
   private readonly blocked = new Set<string>();
@@ -59,6 +93,10 @@ export class ClientModel {
   constructor(readonly username: string) {}
 
   apply(event: any): void {
+    if (isGroupChat(event)) {
+      this.applyGroup(event);
+      return;
+    }
     switch (event.__typename) {
       case "MessageEvent":
       case "MessageEditedEvent": {
@@ -105,6 +143,161 @@ export class ClientModel {
       default:
         throw new Error(`unexpected event ${event.__typename}`);
     }
+  }
+
+  private problem(text: string) {
+    this.problems.push(`${this.username}: ${text}`);
+  }
+
+  private applyGroup(event: any): void {
+    switch (event.__typename) {
+      case "GroupEvent":
+        this.groupEvent(event);
+        return;
+      case "MessageEvent":
+      case "MessageEditedEvent": {
+        const message = event.message;
+        if (message.type === "COMMAND") return;
+        const groupId = message.to?.id;
+        const from = message.from.username;
+        const targets: string[] = (message.targets ?? []).map((u: any) => u.username).sort();
+        if (targets.length > 0 && from !== this.username && !targets.includes(this.username)) {
+          this.problem(
+            `targeted message ${message.id} from ${from} for [${targets}] leaked to ${this.username}`,
+          );
+        }
+        const group = this.groups.get(groupId);
+        if (!group) {
+          this.problem(
+            `${event.__typename} ${message.id} of group ${groupId}, which the user is not in (left or never joined)`,
+          );
+          return;
+        }
+        if (event.__typename === "MessageEvent") {
+          group.messages.set(message.id, toGroupMessage(message));
+          this.groupCounts(groupId, message.conversation);
+        } else if (group.messages.has(message.id)) {
+          group.messages.set(message.id, toGroupMessage(message));
+        }
+        return;
+      }
+      case "MessageRecalledEvent": {
+        const groupId = event.conversation?.group?.id;
+        const group = this.groups.get(groupId);
+        if (!group)
+          return void this.problem(
+            `recall of ${event.messageId} in group ${groupId}, which the user is not in`,
+          );
+        const message = group.messages.get(event.messageId);
+        if (message) message.text = null;
+        this.groupCounts(groupId, event.conversation);
+        return;
+      }
+      case "ReceiptEvent":
+        return;
+      case "ConversationEvent": {
+        // The user's own stream (reads) and the chat log (membership) are two orders: a read may
+        // arrive after the device saw the user leave, or before it saw the join. Counts are a
+        // snapshot, so a later event carries them either way.
+        const groupId = event.conversation?.group?.id;
+        if (this.groups.has(groupId)) this.groupCounts(groupId, event.conversation);
+        return;
+      }
+      default:
+        return void this.problem(`unexpected group event ${event.__typename}`);
+    }
+  }
+
+  private groupCounts(groupId: string, snapshot: any) {
+    const group = this.groups.get(groupId);
+    if (!group || !snapshot || snapshot.group?.id !== groupId) return;
+    group.unreadCount = snapshot.unreadCount;
+    group.mentionCount = snapshot.mentionCount;
+  }
+
+  private groupEvent(event: any): void {
+    const groupId: string | undefined = event.group?.id;
+    const kind: string = event.kind;
+    const users: string[] = event.users.map((u: any) => u.username);
+    const actor: string | null = event.actor?.username ?? null;
+    if (!groupId) return void this.problem(`GroupEvent ${kind} without its group`);
+    if (OUTSIDER_KINDS.has(kind)) return;
+    const me = this.username;
+    if ((kind === "GROUP_CREATED" || kind === "MEMBER_JOINED") && users.includes(me)) {
+      // A (re)join: history and counts start here; only a creation tells every member.
+      const members = new Map<string, string | null>();
+      for (const user of users)
+        members.set(user, kind === "GROUP_CREATED" && user === actor ? "OWNER" : "MEMBER");
+      this.groups.set(groupId, {
+        members,
+        complete: kind === "GROUP_CREATED",
+        messages: new Map(),
+        unreadCount: 0,
+        mentionCount: 0,
+      });
+      return;
+    }
+    const group = this.groups.get(groupId);
+    if (!group) {
+      return void this.problem(`GroupEvent ${kind} [${users}] of group ${groupId}, which the user is not in`);
+    }
+    if (kind === "GROUP_CREATED") return void this.problem(`GROUP_CREATED of ${groupId} without the user`);
+    if (kind === "GROUP_DESTROYED") return void this.groups.delete(groupId);
+    if (LEAVING_KINDS.has(kind)) {
+      if (users.includes(me)) return void this.groups.delete(groupId);
+      for (const user of users) group.members.set(user, null);
+      return;
+    }
+    switch (kind) {
+      case "MEMBER_JOINED":
+        for (const user of users) group.members.set(user, "MEMBER");
+        return;
+      case "ADMIN_ADDED":
+        for (const user of users) group.members.set(user, "ADMIN");
+        return;
+      case "ADMIN_REMOVED":
+        for (const user of users) group.members.set(user, "MEMBER");
+        return;
+      case "OWNER_CHANGED":
+        group.members.set(users[0]!, "OWNER");
+        if (users[1]) group.members.set(users[1], "MEMBER");
+        return;
+      default:
+        // Mutes, blocks of outsiders, settings: no change to who is in or their roles.
+        return;
+    }
+  }
+
+  /** The groups the user is in, sorted. */
+  groupIds(): string[] {
+    return [...this.groups.keys()].sort();
+  }
+
+  /** A group's known members and roles (null: known to have left), and whether that is everyone. */
+  roster(groupId: string): { complete: boolean; members: Record<string, string | null> } {
+    const group = this.groups.get(groupId)!;
+    return {
+      complete: group.complete,
+      members: Object.fromEntries([...group.members].sort(([a], [b]) => a.localeCompare(b))),
+    };
+  }
+
+  groupHistory(groupId: string): ModelGroupMessage[] {
+    const group = this.groups.get(groupId);
+    return [...(group?.messages.values() ?? [])].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  }
+
+  groupConversation(groupId: string): {
+    unreadCount: number;
+    mentionCount: number;
+    lastMessageId: string | null;
+  } {
+    const group = this.groups.get(groupId)!;
+    return {
+      unreadCount: group.unreadCount,
+      mentionCount: group.mentionCount,
+      lastMessageId: this.groupHistory(groupId).at(-1)?.id ?? null,
+    };
   }
 
   private chat(peer: string): Map<string, ModelMessage> {
@@ -183,6 +376,24 @@ export class ClientModel {
   history(peer: string): ModelMessage[] {
     return [...this.chat(peer).values()].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
   }
+}
+
+/** Whether the event is about a group chat (its message's `to` or its conversation is a group). */
+function isGroupChat(event: any): boolean {
+  if (event.__typename === "GroupEvent") return true;
+  if (event.message) return event.message.chatType === "GROUP" || event.message.to?.__typename === "Group";
+  // A conversation that is gone (a group the user left since) comes as null: only groups' do.
+  if (event.conversation === null) return true;
+  return event.conversation?.chatType === "GROUP" || Boolean(event.conversation?.group);
+}
+
+export function toGroupMessage(message: any): ModelGroupMessage {
+  return {
+    id: message.id,
+    from: message.from.username,
+    text: message.body?.text ?? null,
+    targets: (message.targets ?? []).map((u: any) => u.username).sort(),
+  };
 }
 
 export function toModel(message: any): ModelMessage {

@@ -6,7 +6,9 @@ import * as check from "../validation.js";
 import { manages } from "./policy.js";
 
 // Finding a group and the caller's place in it. A private group is NOT_FOUND to anyone outside it,
-// so nobody learns that it exists; a public one tells outsiders NOT_MEMBER.
+// so nobody learns what it is; a public one tells outsiders NOT_MEMBER. Sending (and typing) to a
+// group is the one exception: API.md answers every non-member NOT_MEMBER there, and for a private
+// group that answer names nothing.
 
 export interface GroupAccess {
   group: Group;
@@ -76,8 +78,13 @@ export async function requireOwner(ctx: Context, id: string): Promise<GroupAcces
   return access;
 }
 
-export function notMember(group: Pick<Group, "name">) {
-  return new AppError("NOT_MEMBER", `You are not a member of the group "${group.name}"`);
+export function notMember(group: Pick<Group, "name" | "isPublic">) {
+  return new AppError(
+    "NOT_MEMBER",
+    group.isPublic
+      ? `You are not a member of the group "${group.name}"`
+      : "You are not a member of this group",
+  );
 }
 
 /** The acting user's id, or null for the app server. */

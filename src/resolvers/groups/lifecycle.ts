@@ -9,7 +9,7 @@ import { requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
 import { actorId, requireManager, requireOwner } from "./access.js";
 import { LIMITS } from "./policy.js";
-import { changeGroup, record } from "./roster.js";
+import { changeGroup, membersAmong, record, release } from "./roster.js";
 
 // Creating, changing and destroying groups.
 
@@ -89,23 +89,48 @@ export async function createGroup(ctx: Context, input: CreateGroupInput): Promis
 /** The owner ends the group: members read GROUP_DESTROYED as its last entry, and their conversations end. */
 export async function destroyGroup(ctx: Context, id: string): Promise<boolean> {
   const { group } = await requireOwner(ctx, id);
-  await changeGroup(ctx, group.id, [], async (write) => {
+  await destroy(ctx, group.id, actorId(ctx));
+  return true;
+}
+
+async function destroy(ctx: Pick<Context, "prisma" | "services">, groupId: string, actor: string | null) {
+  await changeGroup(ctx, groupId, [], async (write) => {
     const { tx } = write;
-    const members = await tx.groupMember.findMany({ where: { groupId: group.id }, select: { userId: true } });
-    const entry = await record(write, "GROUP_DESTROYED", actorId(ctx));
+    const members = await tx.groupMember.findMany({ where: { groupId }, select: { userId: true } });
+    const entry = await record(write, "GROUP_DESTROYED", actor);
     await closeSpans(
       tx,
-      group.id,
+      groupId,
       members.map((member) => member.userId),
       entry.pos,
     );
-    await tx.groupMember.deleteMany({ where: { groupId: group.id } });
-    await tx.conversation.deleteMany({ where: { chatId: group.id } });
-    await tx.groupInvite.deleteMany({ where: { groupId: group.id } });
-    await tx.groupJoinRequest.deleteMany({ where: { groupId: group.id } });
-    await tx.group.update({ where: { id: group.id }, data: { destroyedAt: new Date(), memberCount: 0 } });
+    await tx.groupMember.deleteMany({ where: { groupId } });
+    await tx.conversation.deleteMany({ where: { chatId: groupId } });
+    await tx.groupInvite.deleteMany({ where: { groupId } });
+    await tx.groupJoinRequest.deleteMany({ where: { groupId } });
+    await tx.group.update({ where: { id: groupId }, data: { destroyedAt: new Date(), memberCount: 0 } });
   });
-  return true;
+}
+
+/**
+ * A deleted account leaves its groups: the groups it owned are destroyed (as Easemob does), the
+ * others see it leave. One group at a time, each under its own lock.
+ */
+export async function leaveAllGroups(
+  ctx: Pick<Context, "prisma" | "services">,
+  userId: string,
+): Promise<void> {
+  const memberships = await ctx.prisma.groupMember.findMany({ where: { userId } });
+  for (const { groupId, role } of memberships) {
+    if (role === "OWNER") {
+      await destroy(ctx, groupId, null);
+      continue;
+    }
+    await changeGroup(ctx, groupId, [], async (write) => {
+      if ((await membersAmong(write, [userId])).size > 0)
+        await release(write, [userId], userId, "MEMBER_LEFT");
+    });
+  }
 }
 
 export interface UpdateGroupInput {
