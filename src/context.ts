@@ -172,6 +172,11 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
   return loaders;
 }
 
+/** Empties every loader's cache: a long-lived stream shows what is current without new loaders per event. */
+export function clearLoaders(loaders: Loaders): void {
+  for (const loader of Object.values(loaders)) loader.clearAll();
+}
+
 export function createContext(
   services: Services,
   viewer: Viewer,

@@ -1,5 +1,5 @@
 import { Repeater } from "@repeaterjs/repeater";
-import { type Context, createLoaders } from "../context.js";
+import { type Context, clearLoaders } from "../context.js";
 import {
   type ChatEntry,
   chatLogHead,
@@ -193,7 +193,7 @@ function toPayload(event: StoredEvent): EventPayload {
 }
 
 /**
- * Renders items with fresh loaders (a stream lives long and must show what is current), each with
+ * Renders items with emptied loaders (a stream lives long and must show what is current), each with
  * the cursor after it, advancing `at`. Replayed pages warm the loaders with their messages and conversations, one
  * query each; messages that came with the items (wake-ups, the tailer) are primed instead.
  */
@@ -203,7 +203,7 @@ async function render(
   at: Cursor,
   carried: ReadonlyMap<string, MessageRecord> = new Map(),
 ): Promise<EventEnvelope[]> {
-  ctx.loaders = createLoaders(ctx.services, ctx.viewer);
+  clearLoaders(ctx.loaders);
   for (const [id, message] of carried) ctx.loaders.messages.prime(BigInt(id), message as never);
   const messageIds: bigint[] = [];
   const chatIds = new Set<string>();

@@ -52,7 +52,9 @@ const SPAWN_TIMEOUT_MS = 60_000;
 export async function spawnServer(
   env: Record<string, string>,
 ): Promise<TestServer & { process: ChildProcess }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  // SERVER_NODE_ARGS adds node flags to the server alone, e.g. "--cpu-prof" for a profile of a bench run.
+  const nodeArgs = process.env.SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
     cwd: ROOT,
     env: { ...process.env, ...serverEnv(env) },
     stdio: ["ignore", "pipe", "pipe"],
