@@ -62,7 +62,10 @@ export async function spawnServer(
   let stderr = "";
   child.stderr!.on("data", (chunk) => {
     stderr += chunk;
+    // SERVER_STDERR=1 shows the server's own errors, e.g. during a bench run.
+    if (process.env.SERVER_STDERR) process.stderr.write(chunk);
   });
+  let startTimer: NodeJS.Timeout | undefined;
   const url = await new Promise<string>((resolve, reject) => {
     let stdout = "";
     child.stdout!.on("data", (chunk) => {
@@ -73,11 +76,14 @@ export async function spawnServer(
     child.once("exit", (code) =>
       reject(new Error(`server exited with ${code} before listening:\n${stderr}`)),
     );
-    setTimeout(() => {
+    startTimer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`server did not start within ${SPAWN_TIMEOUT_MS} ms:\n${stderr}`));
-    }, SPAWN_TIMEOUT_MS).unref();
+    }, SPAWN_TIMEOUT_MS);
+    startTimer.unref();
   });
+  // Started: the start-up deadline must not kill a server that runs longer than it (a bench run).
+  clearTimeout(startTimer);
   return {
     url,
     process: child,
