@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { pruneEvents } from "../src/resolvers/event-log.js";
+import { pruneEvents } from "../src/delivery/user-log.js";
 import type { App } from "../src/server.js";
 import { startApp, type TestServer } from "./helpers/app.js";
 import { connect, fails, ok, subscribe } from "./helpers/client.js";

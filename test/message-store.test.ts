@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createContext } from "../src/context.js";
-import { type NewDirectMessage, storeDirectMessage } from "../src/resolvers/message-store.js";
+import {
+  type DirectSendResult,
+  type NewDirectMessage,
+  storeDirectMessage,
+} from "../src/resolvers/message-store.js";
 import type { App } from "../src/server.js";
 import { startApp, type TestServer } from "./helpers/app.js";
 import { ok } from "./helpers/client.js";
@@ -66,23 +70,31 @@ async function streamOf(user: SignedIn) {
   }));
 }
 
+/** The message a store call stored, failing the test if it refused. */
+function storedMessage(result: DirectSendResult) {
+  assert.ok("message" in result, `refused: ${"refusal" in result ? result.refusal : ""}`);
+  return result.message;
+}
+
 describe("storing direct messages in batches", () => {
   it("stores a batch in order, numbers each user's events without gaps, and sums unread counts", async () => {
     const [alice, bob, carol] = [await signUp(url), await signUp(url), await signUp(url)];
     const ab = await chatBetween(alice, bob);
     const cb = await chatBetween(carol, bob);
     const ctx = createContext(server.app.services, { kind: "anonymous", rejectedToken: false });
-    const stored = await Promise.all([
-      storeDirectMessage(ctx, input(alice, bob, ab, "a1")),
-      storeDirectMessage(ctx, input(carol, bob, cb, "c1")),
-      storeDirectMessage(ctx, input(alice, bob, ab, "a2")),
-      storeDirectMessage(ctx, input(bob, alice, ab, "b1")),
-    ]);
+    const stored = (
+      await Promise.all([
+        storeDirectMessage(ctx, input(alice, bob, ab, "a1")),
+        storeDirectMessage(ctx, input(carol, bob, cb, "c1")),
+        storeDirectMessage(ctx, input(alice, bob, ab, "a2")),
+        storeDirectMessage(ctx, input(bob, alice, ab, "b1")),
+      ])
+    ).map(storedMessage);
     assert.deepEqual(
-      stored.map((m) => (m!.body as { text: string }).text),
+      stored.map((m) => (m.body as { text: string }).text),
       ["a1", "c1", "a2", "b1"],
     );
-    const ids = stored.map((m) => m!.id);
+    const ids = stored.map((m) => m.id);
     assert.deepEqual(
       [...ids].sort((x, y) => (x < y ? -1 : 1)),
       ids,
@@ -128,10 +140,10 @@ describe("storing direct messages in batches", () => {
       ),
       storeDirectMessage(ctx, input(alice, bob, ab, "fine")),
     ]);
-    assert.ok(first);
-    assert.equal(results[0], null);
-    assert.equal(results[1], null);
-    assert.equal((results[2]!.body as { text: string }).text, "fine");
+    storedMessage(first!);
+    assert.deepEqual(results[0], { refusal: "DUPLICATE" });
+    assert.deepEqual(results[1], { refusal: "RECIPIENT_GONE" });
+    assert.equal((storedMessage(results[2]!).body as { text: string }).text, "fine");
     assert.deepEqual(
       (await streamOf(bob)).map((e: { text: string }) => e.text),
       ["hi", "once", "fine"],
@@ -148,9 +160,9 @@ describe("storing direct messages in batches", () => {
       storeDirectMessage(ctx, input(alice, bob, ab, "z")),
     ]);
     assert.equal(results[0]!.status, "fulfilled");
-    assert.equal((results[2] as PromiseFulfilledResult<any>).value.body.text, "z");
-    // The second is reported as already stored (null: the caller fetches the first), never stored twice.
-    assert.equal((results[1] as PromiseFulfilledResult<any>).value, null);
+    assert.equal((results[2] as PromiseFulfilledResult<any>).value.message.body.text, "z");
+    // The second is reported as already stored (the caller fetches the first), never stored twice.
+    assert.deepEqual((results[1] as PromiseFulfilledResult<any>).value, { refusal: "DUPLICATE" });
     const texts = (await streamOf(bob)).map((e: { text: string }) => e.text);
     assert.deepEqual(texts, ["hi", "x", "z"]);
     // Through the API, both callers get the one stored message.

@@ -1,8 +1,8 @@
 import type { Context } from "../context.js";
+import { messageToWire } from "../delivery/wire.js";
 import type { Prisma } from "../generated/prisma/client.js";
 import type { EphemeralMessage } from "../pubsub/topics.js";
 import type { MessageRecord } from "./message-bodies.js";
-import { messageToWire } from "./message-wire.js";
 
 // Command messages are transparent signals between apps: delivered to the devices online now, never
 // stored, never replayed. They still get an id from the message sequence, so ids stay unique.

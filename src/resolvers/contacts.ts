@@ -1,4 +1,5 @@
 import type { Context } from "../context.js";
+import { type Emit, type Tx, withEvents } from "../delivery/user-log.js";
 import { AppError, badInput, notFound } from "../errors.js";
 import type {
   Contact,
@@ -8,7 +9,6 @@ import type {
   User,
 } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
-import { type Emit, type Tx, withEvents } from "./event-log.js";
 import { pageSize } from "./paging.js";
 import { type NodePage, usernameCursor, usernamePage } from "./user-pages.js";
 import * as check from "./validation.js";
@@ -46,12 +46,42 @@ async function requireOther(ctx: Context, username: string): Promise<User> {
   return other;
 }
 
-async function isBlocked(tx: Tx, blockerId: string, blockedId: string): Promise<boolean> {
-  return (await tx.block.count({ where: { blockerId, blockedId } })) > 0;
+// The two rules that screen a direct send, each written once: in SQL for the send statement, which
+// judges under its locks, and run through that same SQL everywhere else.
+
+/** `blocker` blocked `blocked`, over two uuid SQL expressions (fixed SQL, never input). */
+export const blockedSql = (blocker: string, blocked: string) =>
+  `EXISTS (SELECT 1 FROM "Block" b WHERE b."blockerId" = ${blocker} AND b."blockedId" = ${blocked})`;
+
+/** `contact` is in `owner`'s contacts. */
+export const contactsSql = (owner: string, contact: string) =>
+  `EXISTS (SELECT 1 FROM "Contact" c WHERE c."ownerId" = ${owner} AND c."contactId" = ${contact})`;
+
+async function holds(tx: Tx, rule: (a: string, b: string) => string, a: string, b: string): Promise<boolean> {
+  const [row] = await tx.$queryRawUnsafe<{ holds: boolean }[]>(
+    `SELECT ${rule("$1::uuid", "$2::uuid")} AS holds`,
+    a,
+    b,
+  );
+  return row!.holds;
 }
 
-async function areContacts(tx: Tx, ownerId: string, contactId: string): Promise<boolean> {
-  return (await tx.contact.count({ where: { ownerId, contactId } })) > 0;
+const isBlocked = (tx: Tx, blockerId: string, blockedId: string) =>
+  holds(tx, blockedSql, blockerId, blockedId);
+const areContacts = (tx: Tx, ownerId: string, contactId: string) =>
+  holds(tx, contactsSql, ownerId, contactId);
+
+/** The refusal of a direct message to someone who blocked the sender. */
+export function blockedByRecipient(recipient: { username: string }) {
+  return new AppError("BLOCKED", `"${recipient.username}" does not accept messages from you`);
+}
+
+/** The refusal of a direct message between non-contacts under REQUIRE_CONTACT_FOR_DIRECT. */
+export function notAContact(recipient: { username: string }) {
+  return new AppError(
+    "FORBIDDEN",
+    `"${recipient.username}" is not your contact; this server only allows direct messages between contacts`,
+  );
 }
 
 async function refuseAtContactLimit(ctx: Context, tx: Tx, userId: string, whose: string) {
@@ -254,13 +284,8 @@ export async function requireMayMessage(
     isBlocked(ctx.prisma, recipient.id, senderId),
     ctx.services.config.requireContactForDirect ? areContacts(ctx.prisma, senderId, recipient.id) : true,
   ]);
-  if (blocked) throw new AppError("BLOCKED", `"${recipient.username}" does not accept messages from you`);
-  if (!contacts) {
-    throw new AppError(
-      "FORBIDDEN",
-      `"${recipient.username}" is not your contact; this server only allows direct messages between contacts`,
-    );
-  }
+  if (blocked) throw blockedByRecipient(recipient);
+  if (!contacts) throw notAContact(recipient);
 }
 
 // Lists

@@ -1,12 +1,12 @@
 import type { Context } from "../context.js";
 import { conversationFromRow } from "../db/rows.js";
 import { fragment, sql } from "../db/sql.js";
+import { type Tx, withEvents } from "../delivery/user-log.js";
 import { AppError, badInput } from "../errors.js";
 import type { ChatType, Conversation } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
 import { type ChatTargetInput, requireConversation } from "./chats.js";
 import { ACTIVITY_SQL, groupConversationStats, LISTED_SQL } from "./conversation-stats.js";
-import { type Tx, withEvents } from "./event-log.js";
 import { pageSize } from "./paging.js";
 import * as check from "./validation.js";
 

@@ -12,6 +12,8 @@ import {
 } from "../delivery/chat-log.js";
 import { type Cursor, formatCursor, parseCursor as parseCursorText } from "../delivery/cursor.js";
 import type { TailReader } from "../delivery/tailer.js";
+import { eventsFromWire, readEvents, type StoredEvent, streamHead } from "../delivery/user-log.js";
+import { messageFromWire } from "../delivery/wire.js";
 import { AppError, badInput } from "../errors.js";
 import type {
   ChatEphemeralMessage,
@@ -24,10 +26,8 @@ import type {
 import { requireUser } from "./access.js";
 import type { ContactChange } from "./contacts.js";
 import type { ConversationChange } from "./conversations.js";
-import { eventsFromWire, readEvents, type StoredEvent, streamHead } from "./event-log.js";
 import type { GroupChange } from "./groups/policy.js";
 import type { MessageRecord } from "./message-bodies.js";
-import { messageFromWire } from "./message-wire.js";
 
 // Delivery: each device's `events` stream replays the user's durable log from a cursor, then follows
 // it live. The pubsub only says "the log grew"; the events themselves are always read from the

@@ -1,6 +1,6 @@
 import type { Context } from "../context.js";
 import { AppError, badInput, notFound } from "../errors.js";
-import type { Message, MessageType } from "../generated/prisma/client.js";
+import type { MessageType } from "../generated/prisma/client.js";
 import { canReadAttachment } from "./attachments.js";
 import * as check from "./validation.js";
 import { visibleMessages } from "./visibility.js";
@@ -26,8 +26,7 @@ export interface BodyInput {
 
 export type BodyType = MessageType | "COMMAND";
 
-/** A message as the schema renders it; commands are never stored, hence the wider type. */
-export type MessageRecord = Omit<Message, "type"> & { type: BodyType };
+export type { MessageRecord } from "../delivery/wire.js";
 
 export interface PreparedBody {
   type: BodyType;

@@ -1,14 +1,15 @@
 import type { Context, Services } from "../context.js";
 import { messageFromRow } from "../db/rows.js";
-import { sql } from "../db/sql.js";
+import { fragment, sql } from "../db/sql.js";
 import { groupCommit } from "../delivery/group-commit.js";
+import { type Written, wakeStreams } from "../delivery/user-log.js";
 import type { Message, MessageType } from "../generated/prisma/client.js";
-import { type Written, wakeStreams } from "./event-log.js";
+import { blockedSql, contactsSql } from "./contacts.js";
 
 // The hot path. Storing direct messages is one SQL statement, so it is one round trip with no
 // interactive transaction, and sends that arrive while one is running go together in the next
 // (group commit): under load a batch costs about what one message does. The statement keeps
-// withEvents' rules (event-log.ts): the stream heads of everyone involved are locked first, in id
+// withEvents' rules (delivery/user-log.ts): the stream heads of everyone involved are locked first, in id
 // order, and only then are message ids taken, so ids in a chat commit in order; messages,
 // conversations, events and heads commit together.
 
@@ -36,20 +37,25 @@ export interface NewDirectMessage {
 const enqueue = groupCommit(storeBatch);
 
 /**
- * Stores the message. Null, with nothing written, when the recipient is no longer the live user of
- * that username, when the sender already sent this clientMessageId, or when the recipient blocked
- * the sender or (contactsOnly) is not their contact; the caller finds out which.
+ * Stores the message, or writes nothing and says why: the sender already sent this clientMessageId,
+ * the recipient is no longer the live user of that username, blocked the sender, or (contactsOnly) is
+ * not their contact.
  */
-export function storeDirectMessage(ctx: Context, input: NewDirectMessage): Promise<Message | null> {
+export function storeDirectMessage(ctx: Context, input: NewDirectMessage): Promise<DirectSendResult> {
   return enqueue(ctx.services, input);
 }
 
 type StoredRow = Record<string, unknown> & {
   heads: { userId: string; last: string; count: number }[];
-  accepted: number[];
+  verdicts: (DirectSendRefusal | null)[];
 };
 
-async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promise<(Message | null)[]> {
+/** Why a direct send stored nothing. */
+export type DirectSendRefusal = "DUPLICATE" | "RECIPIENT_GONE" | "BLOCKED" | "NOT_CONTACT";
+
+export type DirectSendResult = { message: Message } | { refusal: DirectSendRefusal };
+
+async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promise<DirectSendResult[]> {
   const column = <T>(pick: (input: NewDirectMessage) => T) => inputs.map(pick);
   const rows = await services.db.query<StoredRow>(sql`
     WITH input AS (
@@ -65,16 +71,19 @@ async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promi
       ) WITH ORDINALITY AS i("chatId", "senderId", "recipientId", "recipientUsername", "clientMessageId", type,
         body, ext, mentions, "mentionAll", "requestReadReceipts", "attachmentIds", "searchText", screened,
         "contactsOnly", k)
+    ), judged AS (
+      -- The statement decides, and says why: the caller puts a refusal into words, nothing more.
+      SELECT i.*, CASE
+          WHEN i."clientMessageId" IS NOT NULL AND EXISTS (SELECT 1 FROM "Message" m
+            WHERE m."senderId" = i."senderId" AND m."clientMessageId" = i."clientMessageId") THEN 'DUPLICATE'
+          WHEN NOT EXISTS (SELECT 1 FROM "User" u WHERE u.id = i."recipientId"
+            AND u.username = i."recipientUsername" AND u."deletedAt" IS NULL) THEN 'RECIPIENT_GONE'
+          WHEN i.screened AND ${fragment(blockedSql('i."recipientId"', 'i."senderId"'))} THEN 'BLOCKED'
+          WHEN i."contactsOnly" AND NOT ${fragment(contactsSql('i."senderId"', 'i."recipientId"'))} THEN 'NOT_CONTACT'
+        END AS verdict
+      FROM input i
     ), valid AS (
-      SELECT i.* FROM input i
-      WHERE EXISTS (SELECT 1 FROM "User" u WHERE u.id = i."recipientId"
-          AND u.username = i."recipientUsername" AND u."deletedAt" IS NULL)
-        AND (i."clientMessageId" IS NULL OR NOT EXISTS (SELECT 1 FROM "Message" m
-          WHERE m."senderId" = i."senderId" AND m."clientMessageId" = i."clientMessageId"))
-        AND NOT (i.screened AND EXISTS (SELECT 1 FROM "Block" b
-          WHERE b."blockerId" = i."recipientId" AND b."blockedId" = i."senderId"))
-        AND NOT (i."contactsOnly" AND NOT EXISTS (SELECT 1 FROM "Contact" c
-          WHERE c."ownerId" = i."senderId" AND c."contactId" = i."recipientId"))
+      SELECT * FROM judged WHERE verdict IS NULL
     ), counts AS (
       SELECT "userId", count(*) AS n
       FROM (SELECT "senderId" AS "userId" FROM valid UNION ALL SELECT "recipientId" FROM valid) AS involved
@@ -119,15 +128,18 @@ async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promi
     SELECT m.*,
       (SELECT json_agg(json_build_object('userId', h."userId", 'last', h."lastSeq"::text, 'count', c.n))
         FROM heads h JOIN counts c USING ("userId")) AS heads,
-      (SELECT json_agg(k ORDER BY k) FROM valid) AS accepted
-    FROM message m ORDER BY m.id`);
-  const results: (Message | null)[] = inputs.map(() => null);
-  if (rows.length === 0) return results;
-  // Ids were taken in input order, so the i-th message by id is the i-th accepted input.
-  const messages = rows.map(({ heads: _, accepted: __, ...row }) => messageFromRow(row));
-  for (const [i, k] of rows[0]!.accepted.entries()) results[Number(k) - 1] = messages[i]!;
-  wakeStreams(services, written(messages, rows[0]!.heads), messages);
-  return results;
+      (SELECT json_agg(verdict ORDER BY k) FROM judged) AS verdicts
+    FROM (SELECT 1) AS one LEFT JOIN message m ON true ORDER BY m.id`);
+  // One row even when nothing was stored; ids were taken in input order, so the i-th message by id
+  // is the i-th accepted input.
+  const messages = rows
+    .filter((row) => row.id != null)
+    .map(({ heads: _, verdicts: __, ...row }) => messageFromRow(row));
+  if (messages.length > 0) wakeStreams(services, written(messages, rows[0]!.heads), messages);
+  let next = 0;
+  return rows[0]!.verdicts.map((verdict) =>
+    verdict ? { refusal: verdict } : { message: messages[next++]! },
+  );
 }
 
 /** Each user's events of the batch, numbered as the statement numbered them. */

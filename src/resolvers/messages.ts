@@ -1,5 +1,6 @@
 import type { Context } from "../context.js";
 import { isUniqueViolation } from "../db/errors.js";
+import { deliver, type Tx, withEvents } from "../delivery/user-log.js";
 import { AppError, badInput, forbidden } from "../errors.js";
 import { type Message, type MessageType, Prisma, type User } from "../generated/prisma/client.js";
 import { requireAdmin, requireUser } from "./access.js";
@@ -9,13 +10,13 @@ import {
   ensureChat,
   findChat,
   forgetUsername,
+  type PeerRef,
   requireConversation,
   resolveTarget,
 } from "./chats.js";
 import { sendCommand } from "./commands.js";
-import { requireMayMessage } from "./contacts.js";
+import { blockedByRecipient, notAContact, requireMayMessage } from "./contacts.js";
 import { refreshConversation } from "./conversations.js";
-import { deliver, type Tx, withEvents } from "./event-log.js";
 import { sendToGroup } from "./groups/messages.js";
 import { manages } from "./groups/policy.js";
 import {
@@ -25,7 +26,7 @@ import {
   type MessageRecord,
   prepareBody,
 } from "./message-bodies.js";
-import { storeDirectMessage } from "./message-store.js";
+import { type DirectSendResult, storeDirectMessage } from "./message-store.js";
 import { pageSize } from "./paging.js";
 import * as check from "./validation.js";
 import { parseMessageId, readableWhere, requireVisibleMessage, visibleMessages } from "./visibility.js";
@@ -118,33 +119,41 @@ export async function sendAs(
     screened,
     contactsOnly,
   };
-  try {
-    const stored = await storeDirectMessage(ctx, { ...message, recipientUsername: target.peer.username });
-    if (stored) return stored;
-    const first = await earlier();
-    if (first) return first;
-    if (screened) await requireMayMessage(ctx, sender.id, target.peer);
-    // The cached username pointed at a user since deleted: look again, once.
-    forgetUsername(ctx.services, target.peer.username);
-    const fresh = (await resolveTarget(ctx, input.to, sender.id)) as DirectTarget;
-    const retried = await storeDirectMessage(ctx, {
-      ...message,
-      chatId: await ensureChat(ctx, fresh),
-      recipientId: fresh.peer.id,
-      recipientUsername: fresh.peer.username,
-    });
-    if (retried) return retried;
-    const raced = await earlier();
-    if (raced) return raced;
-    throw new AppError("NOT_FOUND", `No user named "${fresh.peer.username}"`);
-  } catch (error) {
-    // Two attempts racing past the check in the statement: the one that lost gets the first's message.
-    if (isUniqueViolation(error)) {
-      const first = await earlier();
+  const store = async (peer: PeerRef, chatId: string): Promise<MessageRecord | "RECIPIENT_GONE"> => {
+    let result: DirectSendResult;
+    try {
+      result = await storeDirectMessage(ctx, {
+        ...message,
+        chatId,
+        recipientId: peer.id,
+        recipientUsername: peer.username,
+      });
+    } catch (error) {
+      // Two attempts racing past the check in the statement: the one that lost gets the first's message.
+      const first = isUniqueViolation(error) ? await earlier() : null;
       if (first) return first;
+      throw error;
     }
-    throw error;
-  }
+    if ("message" in result) return result.message;
+    switch (result.refusal) {
+      case "DUPLICATE":
+        return (await earlier())!;
+      case "BLOCKED":
+        throw blockedByRecipient(peer);
+      case "NOT_CONTACT":
+        throw notAContact(peer);
+      case "RECIPIENT_GONE":
+        return "RECIPIENT_GONE";
+    }
+  };
+  const stored = await store(target.peer, chatId);
+  if (stored !== "RECIPIENT_GONE") return stored;
+  // The cached username pointed at a user since deleted: look again, once.
+  forgetUsername(ctx.services, target.peer.username);
+  const fresh = (await resolveTarget(ctx, input.to, sender.id)) as DirectTarget;
+  const retried = await store(fresh.peer, await ensureChat(ctx, fresh));
+  if (retried !== "RECIPIENT_GONE") return retried;
+  throw new AppError("NOT_FOUND", `No user named "${fresh.peer.username}"`);
 }
 
 function findByClientId(ctx: Context, senderId: string, clientMessageId: string) {

@@ -1,12 +1,12 @@
 import type { Context } from "../context.js";
 import { userFromRow } from "../db/rows.js";
+import { withEvents } from "../delivery/user-log.js";
 import { AppError, badInput } from "../errors.js";
 import type { Conversation, Message, User } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
 import { type ChatTargetInput, requireConversation } from "./chats.js";
 import { groupReaders } from "./conversation-stats.js";
 import { refreshConversation } from "./conversations.js";
-import { withEvents } from "./event-log.js";
 import { pageSize } from "./paging.js";
 import { parseUsernameCursor, usernameCursor } from "./user-pages.js";
 import * as check from "./validation.js";

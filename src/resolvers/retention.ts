@@ -1,6 +1,6 @@
 import type { Services } from "../context.js";
 import { pruneEntries } from "../delivery/chat-log.js";
-import { pruneEvents } from "./event-log.js";
+import { pruneEvents } from "../delivery/user-log.js";
 import { pruneSubscriptions } from "./presence.js";
 
 // Housekeeping that every instance may run: deleting the same rows twice is harmless.

@@ -1,7 +1,7 @@
 import type { Context } from "../../context.js";
+import type { Tx } from "../../delivery/user-log.js";
 import { AppError, forbidden, notFound } from "../../errors.js";
 import type { Group, GroupMember } from "../../generated/prisma/client.js";
-import type { Tx } from "../event-log.js";
 import * as check from "../validation.js";
 import { manages } from "./policy.js";
 

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "../../context.js";
 import { closeSpans, openSpan } from "../../delivery/chat-log.js";
+import { deliver } from "../../delivery/user-log.js";
 import { AppError, badInput } from "../../errors.js";
 import type { Group, GroupJoinPolicy, Prisma } from "../../generated/prisma/client.js";
 import { requireUser } from "../access.js";
-import { deliver } from "../event-log.js";
 import { requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
 import { actorId, requireManager, requireOwner } from "./access.js";

@@ -2,8 +2,8 @@ import type { Context, Services } from "../../context.js";
 import { messageFromRow } from "../../db/rows.js";
 import { fragment, sql } from "../../db/sql.js";
 import { groupCommit } from "../../delivery/group-commit.js";
+import { wakeChatLog } from "../../delivery/user-log.js";
 import type { Message, MessageType } from "../../generated/prisma/client.js";
-import { wakeChatLog } from "../event-log.js";
 import { SPEAK_REFUSAL_SQL } from "./policy.js";
 
 // Storing group messages: the message row, one chat-log entry and the chat's row, whatever the

@@ -1,8 +1,8 @@
 import type { Context } from "../../context.js";
 import { type ChatEntry, closeSpans, openSpan } from "../../delivery/chat-log.js";
+import { deliver, type Outbox, type Tx } from "../../delivery/user-log.js";
 import { AppError, notFound } from "../../errors.js";
 import type { Group, GroupMember, GroupRole, Prisma, User } from "../../generated/prisma/client.js";
-import { deliver, type Outbox, type Tx } from "../event-log.js";
 import type { GroupChange } from "./policy.js";
 
 // Every change to a group runs here: under the group's chat lock, so it is ordered with the

@@ -1,9 +1,8 @@
 import type { Context, Services } from "../context.js";
-import { appendEntries, type ChatEntry, lockChats, type NewChatEntry } from "../delivery/chat-log.js";
 import type { EventKind, Prisma } from "../generated/prisma/client.js";
 import type { WireEvent } from "../pubsub/topics.js";
-import type { MessageRecord } from "./message-bodies.js";
-import { messageToWire } from "./message-wire.js";
+import { appendEntries, type ChatEntry, lockChats, type NewChatEntry } from "./chat-log.js";
+import { type MessageRecord, messageToWire } from "./wire.js";
 
 // The durable per-user event log (see ../shared/EVENT-LOG.md). A transaction that writes events
 // first locks the stream head of every user it writes to, in user-id order, before it touches
