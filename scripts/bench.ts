@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { runDirect } from "./bench/direct.js";
-import { runGroup } from "./bench/group.js";
+import { runGroup, type Selection } from "./bench/group.js";
 import { type StorageMode, startServer, type Transport } from "./bench/harness.js";
 import { runOffline } from "./bench/offline.js";
 import { runPresence } from "./bench/presence.js";
@@ -8,6 +8,7 @@ import { runPresence } from "./bench/presence.js";
 // npm run bench -- [--workload direct|offline|presence|group|all] [--mode embedded|services|both]
 //   [--rate 500,1000 (group: 10)] [--seconds 10] [--pairs 50] [--messages 10000] [--transport ws|http]
 //   [--users 1000] [--watched 100] [--members 500,3000 (default 500)] [--direct-rate 20] [--direct-pairs 4]
+//   [--selection shared,personal (default shared)]
 // Each run gets its own server process on fresh storage; results print as JSON lines.
 
 const { values } = parseArgs({
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     members: { type: "string", default: "500" },
     "direct-rate": { type: "string", default: "20" },
     "direct-pairs": { type: "string", default: "4" },
+    selection: { type: "string", default: "shared" },
   },
 });
 
@@ -40,7 +42,11 @@ for (const mode of modes) {
         ? (values.rate ?? (workload === "direct" ? "500,1000" : "10")).split(",").map(Number)
         : [0];
     const sizes = workload === "group" ? values.members!.split(",").map(Number) : [0];
-    for (const [rate, members] of rates.flatMap((rate) => sizes.map((size) => [rate, size] as const))) {
+    const selections = (workload === "group" ? values.selection!.split(",") : ["shared"]) as Selection[];
+    const runs = rates.flatMap((rate) =>
+      sizes.flatMap((size) => selections.map((selection) => [rate, size, selection] as const)),
+    );
+    for (const [rate, members, selection] of runs) {
       const server = await startServer(mode);
       try {
         const result =
@@ -52,6 +58,7 @@ for (const mode of modes) {
                 transport: values.transport as Transport,
                 directRate: Number(values["direct-rate"]),
                 directPairs: Number(values["direct-pairs"]),
+                selection,
               })
             : workload === "direct"
               ? await runDirect(server, {

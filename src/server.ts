@@ -21,6 +21,7 @@ import {
 } from "./context.js";
 import { openDatabase } from "./db/client.js";
 import { applyMigrations, readMigrations } from "./db/migrate.js";
+import { useSharedEventRendering } from "./delivery/shared-render.js";
 import { ChatLogTailer } from "./delivery/tailer.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createEventBus } from "./pubsub/index.js";
@@ -141,6 +142,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       maxDepthPlugin({ n: config.maxQueryDepth, onReject: markLimitExceeded }),
       costLimitPlugin({ maxCost: config.maxQueryCost, onReject: markLimitExceeded }),
       useRequestErrorCodes(log),
+      useSharedEventRendering(),
     ],
     context: async (initial: YogaInitialContext & Partial<ServerContext>): Promise<Context> => {
       const overWebSocket = Boolean(initial.connection || initial.token);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { startApp, type TestServer } from "./helpers/app.js";
-import { fails, ok } from "./helpers/client.js";
+import { fails, ok, upload, uploaded } from "./helpers/client.js";
 import { signUp } from "./helpers/factories.js";
 import { SEND } from "./helpers/messaging.js";
 
@@ -15,31 +15,13 @@ before(async () => {
 });
 after(() => server.stop());
 
-const UPLOAD = `mutation($file: File!) { uploadFile(file: $file) { id url name size mimeType sha256 } }`;
-
-/** A GraphQL multipart request (the spec apollo-upload-client and urql use). */
-async function upload(token: string | undefined, bytes: Buffer, name: string, type: string) {
-  const form = new FormData();
-  form.set("operations", JSON.stringify({ query: UPLOAD, variables: { file: null } }));
-  form.set("map", JSON.stringify({ 0: ["variables.file"] }));
-  form.set("0", new Blob([new Uint8Array(bytes)], { type }), name);
-  const response = await fetch(url, {
-    method: "POST",
-    body: form,
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-  });
-  return (await response.json()) as { data?: any; errors?: any[] };
-}
-
 const origin = () => new URL(url).origin;
 
 describe("uploadFile", () => {
   it("stores a file with its size and sha256 and serves it back to the uploader", async () => {
     const alice = await signUp(url);
     const bytes = Buffer.from("a picture, honestly");
-    const result = await upload(alice.token, bytes, "cat.png", "image/png");
-    assert.equal(result.errors, undefined, JSON.stringify(result.errors));
-    const attachment = result.data.uploadFile;
+    const attachment = await uploaded(url, alice.token, { bytes, name: "cat.png", type: "image/png" });
     assert.equal(attachment.size, bytes.length);
     assert.equal(attachment.name, "cat.png");
     assert.equal(attachment.mimeType, "image/png");
@@ -51,15 +33,18 @@ describe("uploadFile", () => {
   });
 
   it("refuses anonymous uploads and files over MAX_UPLOAD_BYTES", async () => {
-    const anonymous = await upload(undefined, Buffer.from("x"), "x.txt", "text/plain");
+    const anonymous = await upload(url, undefined, {
+      bytes: Buffer.from("x"),
+      name: "x.txt",
+      type: "text/plain",
+    });
     assert.equal(anonymous.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
     const alice = await signUp(url);
-    const big = await upload(
-      alice.token,
-      Buffer.alloc(MAX_UPLOAD + 1),
-      "big.bin",
-      "application/octet-stream",
-    );
+    const big = await upload(url, alice.token, {
+      bytes: Buffer.alloc(MAX_UPLOAD + 1),
+      name: "big.bin",
+      type: "application/octet-stream",
+    });
     assert.equal(big.errors?.[0]?.extensions?.code, "LIMIT_EXCEEDED", JSON.stringify(big.errors));
   });
 });
@@ -76,9 +61,11 @@ describe("attachment messages", () => {
       ["video", { duration: 30, width: 1280, height: 720 }],
       ["file", {}],
     ] as const) {
-      const file = (
-        await upload(alice.token, Buffer.from(`${kind} bytes`), `${kind}.bin`, "application/octet-stream")
-      ).data.uploadFile;
+      const file = await uploaded(url, alice.token, {
+        bytes: Buffer.from(`${kind} bytes`),
+        name: `${kind}.bin`,
+        type: "application/octet-stream",
+      });
       const sent = (
         await ok(
           url,
@@ -208,8 +195,11 @@ describe("attachment messages", () => {
     const alice = await signUp(url);
     const bob = await signUp(url);
     const carol = await signUp(url);
-    const file = (await upload(alice.token, Buffer.from("shared doc"), "doc.txt", "text/plain")).data
-      .uploadFile;
+    const file = await uploaded(url, alice.token, {
+      bytes: Buffer.from("shared doc"),
+      name: "doc.txt",
+      type: "text/plain",
+    });
     const first = (
       await ok(url, SEND, { to: { user: bob.username }, body: { text: { text: "look" } } }, alice.token)
     ).sendMessage;

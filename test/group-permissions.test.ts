@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startApp, type TestServer } from "./helpers/app.js";
-import { type GraphQLResponse, gql, ok } from "./helpers/client.js";
+import { type GraphQLResponse, gql, ok, uploaded } from "./helpers/client.js";
 import { uniqueName } from "./helpers/env.js";
 import { adminToken, createUsers } from "./helpers/factories.js";
 
@@ -696,33 +696,17 @@ before(async () => {
         app,
       );
       people[person] = { username: names[i]!, token: data.adminIssueUserToken.token };
-      attachments[person] = await upload(data.adminIssueUserToken.token, `${person}.txt`);
+      attachments[person] = (
+        await uploaded(url, data.adminIssueUserToken.token, {
+          bytes: Buffer.from(`the file ${person}`),
+          name: `${person}.txt`,
+          type: "text/plain",
+        })
+      ).id;
     }),
   );
 });
 after(() => server.stop());
-
-/** A GraphQL multipart upload (uploadFile), as in attachments.test.ts. */
-async function upload(token: string, name: string): Promise<string> {
-  const form = new FormData();
-  form.set(
-    "operations",
-    JSON.stringify({
-      query: "mutation($file: File!) { uploadFile(file: $file) { id } }",
-      variables: { file: null },
-    }),
-  );
-  form.set("map", JSON.stringify({ 0: ["variables.file"] }));
-  form.set("0", new Blob([new TextEncoder().encode(`the file ${name}`)], { type: "text/plain" }), name);
-  const response = await fetch(url, {
-    method: "POST",
-    body: form,
-    headers: { authorization: `Bearer ${token}` },
-  });
-  const result = (await response.json()) as GraphQLResponse;
-  assert.equal(result.errors, undefined, JSON.stringify(result.errors));
-  return result.data!.uploadFile.id;
-}
 
 /**
  * Whether a group is private changes only what non-members are told (viewGroup), so the private pass

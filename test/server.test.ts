@@ -163,8 +163,13 @@ describe("the server process", () => {
   it("drains on SIGTERM: a request in flight still gets its answer", async () => {
     const storage = await testStorage();
     after(() => storage.cleanup());
-    // A costly password hash keeps the register request busy while the signal arrives.
-    const running = await spawnServer({ ...storage.env, PASSWORD_HASH_COST: "262144" });
+    // A costly password hash keeps the register request busy while the signal arrives; the drain
+    // deadline is generous, since on a loaded machine the hash alone can take seconds.
+    const running = await spawnServer({
+      ...storage.env,
+      PASSWORD_HASH_COST: "262144",
+      SHUTDOWN_TIMEOUT_MS: "60000",
+    });
     const started = Date.now();
     const inFlight = gql(
       running.url,

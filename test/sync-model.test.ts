@@ -45,15 +45,19 @@ const STREAM = `subscription($since: String) {
 function cursorStep(before: string, after: string, event: any): string | null {
   const [u0, c0] = before.split(".").map(BigInt) as [bigint, bigint];
   const [u1, c1] = after.split(".").map(BigInt) as [bigint, bigint];
+  const either = event.__typename === "GroupEvent" && EITHER_KINDS.has(event.kind);
   const inChatLog =
     (event.__typename === "GroupEvent" && !OUTSIDER_KINDS.has(event.kind)) ||
     (event.__typename === "MessageEvent" && event.message.chatType === "GROUP");
-  if (u1 === u0 + 1n && c1 >= c0 && !inChatLog) return null;
+  if (u1 === u0 + 1n && c1 >= c0 && (!inChatLog || either)) return null;
   if (u1 === u0 && c1 > c0) return null;
   return `cursor ${after} after ${before} (${event.__typename} ${event.kind ?? ""})`;
 }
 
+/** Group events only ever told in the user's own stream. */
 const OUTSIDER_KINDS = new Set(["MEMBER_INVITED", "INVITE_DECLINED", "JOIN_REQUESTED", "JOIN_DECLINED"]);
+/** Members read these in the chat log; a user barred (or let back) from outside is told in their own stream. */
+const EITHER_KINDS = new Set(["MEMBERS_BLOCKED", "MEMBERS_UNBLOCKED"]);
 
 class Device {
   readonly model: ClientModel;

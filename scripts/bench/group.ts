@@ -32,6 +32,7 @@ export interface GroupOptions {
   transport: Transport;
   directRate: number;
   directPairs: number;
+  selection: Selection;
 }
 
 const CREATE_GROUP = `mutation($name: String!, $members: [String!]) {
@@ -41,8 +42,17 @@ const JOIN_GROUP = "mutation($id: ID!) { joinGroup(id: $id) { id } }";
 const SEND_GROUP = `mutation($g: ID!, $text: String!) {
   sendMessage(to: { group: $g }, body: { text: { text: $text } }) { id }
 }`;
-const GROUP_STREAM = `subscription {
-  events { cursor event { __typename ... on MessageEvent { message { id createdAt body { ... on TextBody { text } } } } } }
+/**
+ * What each member's stream selects. `shared` reads nothing of the member's own, so an instance
+ * renders a message once for all its members; `personal` adds the member's unread count, which is
+ * rendered for each member.
+ */
+export type Selection = "shared" | "personal";
+const groupStream = (selection: Selection) => `subscription {
+  events { cursor event { __typename ... on MessageEvent { message {
+    id createdAt from { username } body { ... on TextBody { text } }
+    ${selection === "personal" ? "conversation { unreadCount }" : ""}
+  } } } }
 }`;
 
 /** PostgreSQL reports a backend's table counts at transaction end, but at most once a second; an idle backend with counts pending reports them within PGSTAT_IDLE_INTERVAL (10 s). */
@@ -119,7 +129,7 @@ export async function runGroup(server: BenchServer, options: GroupOptions) {
     const client = await connectClient(server.url, user.token);
     const seen = new Set<string>();
     client.subscribe<any>(
-      { query: GROUP_STREAM },
+      { query: groupStream(options.selection) },
       {
         next: (result) => onMessage(index === 0, seen, result),
         error: () => void streamErrors++,
@@ -271,6 +281,7 @@ export async function runGroup(server: BenchServer, options: GroupOptions) {
     workload: "group",
     mode: server.mode,
     transport: options.transport,
+    selection: options.selection,
     members: options.members,
     memberCount,
     targetRate: options.rate,
@@ -304,6 +315,10 @@ export async function runGroup(server: BenchServer, options: GroupOptions) {
       usageBefore && usageAfter
         ? {
             cpuPercent: round(((usageAfter.cpuMs - usageBefore.cpuMs) / (phaseSeconds * 1000)) * 100),
+            // Every event a socket got in the phase: members, the sender's own device, direct traffic (both sides).
+            cpuUsPerDelivery: round(
+              ((usageAfter.cpuMs - usageBefore.cpuMs) * 1000) / (delivered + senderEcho + 2 * directSent),
+            ),
             rssMb: usageAfter.rssMb,
             rssMaxMb: Math.max(rssMaxMb, usageAfter.rssMb),
           }

@@ -71,18 +71,33 @@ export async function lockChats(tx: Tx, chatIds: readonly string[]): Promise<voi
 }
 
 /**
- * Appends entries at the next positions. The caller holds its chats' rows (lockChats); this takes
- * the clock, which the transaction then holds to its commit, so keep what follows short.
+ * The chat log's numbering, the one place it is written, as two CTEs for a statement over `rows` (a
+ * CTE of "chatId", kind, "messageId", audience, data, "createdAt" and `ord`, which orders them):
+ * `clock` takes as many positions as there are rows, `appended` writes them at consecutive
+ * positions in `ord` order and returns pos and "messageId". The statement's transaction must hold
+ * the rows' chats (lockChats) first; the clock is then held to its commit, so keep what follows short.
  */
+export function appendSql(rows: string): string {
+  return `clock AS (
+      UPDATE "ChatLogClock" SET pos = pos + (SELECT count(*) FROM ${rows})
+      WHERE id = 1 AND EXISTS (SELECT 1 FROM ${rows})
+      RETURNING pos - (SELECT count(*) FROM ${rows}) AS base
+    ), appended AS (
+      INSERT INTO "ChatLogEntry" (pos, "chatId", kind, "messageId", audience, data, "createdAt")
+      SELECT clock.base + row_number() OVER (ORDER BY r.ord), r."chatId", r.kind::"EventKind", r."messageId",
+        r.audience, r.data, r."createdAt"
+      FROM ${rows} r, clock
+      RETURNING pos, "messageId"
+    )`;
+}
+
+/** Appends entries at the next positions (appendSql), in the caller's transaction. */
 export async function appendEntries(tx: Tx, entries: readonly NewChatEntry[]): Promise<ChatEntry[]> {
   if (entries.length === 0) return [];
-  const [clock] = await tx.$queryRaw<{ pos: bigint }[]>`
-    UPDATE "ChatLogClock" SET pos = pos + ${entries.length} WHERE id = 1 RETURNING pos`;
-  const first = BigInt(clock!.pos) - BigInt(entries.length) + 1n;
   const createdAt = new Date();
   const written = entries.map(
-    (entry, i): ChatEntry => ({
-      pos: first + BigInt(i),
+    (entry): ChatEntry => ({
+      pos: 0n,
       chatId: entry.chatId,
       kind: entry.kind,
       messageId: entry.messageId ?? null,
@@ -91,15 +106,23 @@ export async function appendEntries(tx: Tx, entries: readonly NewChatEntry[]): P
       createdAt,
     }),
   );
-  await tx.$executeRaw`
-    INSERT INTO "ChatLogEntry" (pos, "chatId", kind, "messageId", audience, data, "createdAt")
-    SELECT p::bigint, c, k::"EventKind", m::bigint, ARRAY(SELECT jsonb_array_elements_text(a::jsonb))::uuid[],
-      d::jsonb, ${createdAt}
-    FROM unnest(
-      ${written.map((w) => w.pos.toString())}::text[], ${written.map((w) => w.chatId)}::uuid[],
-      ${written.map((w) => w.kind)}::text[], ${written.map((w) => w.messageId?.toString() ?? null)}::text[],
-      ${written.map((w) => JSON.stringify(w.audience))}::text[],
-      ${written.map((w) => (w.data ? JSON.stringify(w.data) : null))}::text[]) AS x(p, c, k, m, a, d)`;
+  // Positions follow `ord`, so the i-th position is the i-th entry's.
+  const positions = await tx.$queryRawUnsafe<{ pos: bigint }[]>(
+    `WITH rows AS (
+        SELECT c AS "chatId", k AS kind, m::bigint AS "messageId",
+          ARRAY(SELECT jsonb_array_elements_text(a::jsonb))::uuid[] AS audience, d::jsonb AS data,
+          $6::timestamp(3) AS "createdAt", ord
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS x(c, k, m, a, d, ord)
+      ), ${appendSql("rows")}
+      SELECT pos FROM appended ORDER BY pos`,
+    written.map((w) => w.chatId),
+    written.map((w) => w.kind),
+    written.map((w) => w.messageId?.toString() ?? null),
+    written.map((w) => JSON.stringify(w.audience)),
+    written.map((w) => (w.data ? JSON.stringify(w.data) : null)),
+    createdAt.toISOString(),
+  );
+  for (const [i, entry] of written.entries()) entry.pos = BigInt(positions[i]!.pos);
   return written;
 }
 

@@ -63,7 +63,7 @@ export async function deliver<T>(
   let written: Written[] = [];
   let appended: ChatEntry[] = [];
   const result = await ctx.prisma.$transaction(async (tx) => {
-    const heads = scope.users?.length ? await lockStreams(tx, scope.users) : new Map<string, bigint>();
+    const heads = scope.users?.length ? await lockStreams(tx, scope.users) : new Set<string>();
     const chats = new Set(scope.chats ?? []);
     if (chats.size > 0) await lockChats(tx, [...chats]);
     const pending: NewEvent[] = [];
@@ -80,7 +80,7 @@ export async function deliver<T>(
         return added!;
       },
     });
-    written = await insertEvents(tx, heads, pending);
+    written = await insertEvents(tx, pending);
     appended = entries;
     return value;
   });
@@ -94,42 +94,76 @@ export function wakeChatLog(services: Services, pos: bigint): void {
   services.pubsub.publish("chatLogAdvanced", "all", { pos: pos.toString() });
 }
 
-/** Locks (creating where missing) the stream heads, in id order; returns each user's last position. */
-async function lockStreams(tx: Tx, userIds: readonly string[]): Promise<Map<string, bigint>> {
+/** Locks (creating where missing) the stream heads, in id order; returns the users held. */
+async function lockStreams(tx: Tx, userIds: readonly string[]): Promise<Set<string>> {
   const ids = [...new Set(userIds)].sort();
   // INSERT ... SELECT ... ORDER BY takes the row locks in that order.
-  const rows = await tx.$queryRaw<{ userId: string; lastSeq: bigint }[]>`
+  await tx.$executeRaw`
     INSERT INTO "UserStream" ("userId")
     SELECT id FROM unnest(${ids}::uuid[]) AS id ORDER BY id
-    ON CONFLICT ("userId") DO UPDATE SET "lastSeq" = "UserStream"."lastSeq"
-    RETURNING "userId", "lastSeq"`;
-  return new Map(rows.map((row) => [row.userId, BigInt(row.lastSeq)]));
+    ON CONFLICT ("userId") DO UPDATE SET "lastSeq" = "UserStream"."lastSeq"`;
+  return new Set(ids);
 }
 
-async function insertEvents(tx: Tx, heads: Map<string, bigint>, events: NewEvent[]): Promise<Written[]> {
-  if (events.length === 0) return [];
-  const next = new Map(heads);
-  const createdAt = new Date();
-  const written = events.map((event) => {
-    const seq = next.get(event.userId)! + 1n;
-    next.set(event.userId, seq);
-    return { ...event, seq, createdAt };
-  });
-  await tx.$executeRaw`
-    WITH added AS (
+/**
+ * The user log's numbering, the one place it is written, as CTEs. `heads` advances the stream head
+ * of each user in `counts` (a CTE of "userId" and n, how many events they get) by n, locking the
+ * heads in user-id order; a statement that takes message ids draws from it first, so ids commit in
+ * order. `events` then writes `rows` (a CTE of "userId", kind, "chatId", "messageId", data,
+ * "createdAt" and `ord`) at the positions taken, each user's in `ord` order, returning "userId" and seq.
+ */
+export function streamHeadsSql(counts: string): string {
+  return `heads AS (
+      INSERT INTO "UserStream" AS s ("userId", "lastSeq")
+      SELECT "userId", n FROM ${counts} ORDER BY "userId"
+      ON CONFLICT ("userId") DO UPDATE SET "lastSeq" = s."lastSeq" + EXCLUDED."lastSeq"
+      RETURNING "userId", "lastSeq"
+    )`;
+}
+
+/** See streamHeadsSql. */
+export function streamEventsSql(rows: string, counts: string): string {
+  return `events AS (
       INSERT INTO "UserEvent" ("userId", seq, kind, "chatId", "messageId", data, "createdAt")
-      SELECT *, ${createdAt} FROM unnest(
-        ${written.map((w) => w.userId)}::uuid[],
-        ${written.map((w) => w.seq.toString())}::text[]::bigint[],
-        ${written.map((w) => w.kind)}::text[]::"EventKind"[],
-        ${written.map((w) => w.chatId ?? null)}::uuid[],
-        ${written.map((w) => w.messageId?.toString() ?? null)}::text[]::bigint[],
-        ${written.map((w) => (w.data ? JSON.stringify(w.data) : null))}::text[]::jsonb[])
-      RETURNING "userId", seq)
-    UPDATE "UserStream" AS s SET "lastSeq" = top.seq
-    FROM (SELECT "userId", max(seq) AS seq FROM added GROUP BY "userId") AS top
-    WHERE s."userId" = top."userId"`;
-  return written;
+      SELECT r."userId", h."lastSeq" - c.n + row_number() OVER (PARTITION BY r."userId" ORDER BY r.ord),
+        r.kind::"EventKind", r."chatId", r."messageId", r.data, r."createdAt"
+      FROM ${rows} r JOIN heads h USING ("userId") JOIN ${counts} c USING ("userId")
+      RETURNING "userId", seq
+    )`;
+}
+
+/** Each user's positions as the statement returned them, handed to that user's events in order. */
+export function positioned<E extends { userId: string }>(
+  events: readonly E[],
+  returned: readonly { userId: string; seq: bigint | string | number }[],
+): (E & { seq: bigint })[] {
+  const byUser = new Map<string, bigint[]>();
+  for (const row of returned) byUser.set(row.userId, [...(byUser.get(row.userId) ?? []), BigInt(row.seq)]);
+  for (const seqs of byUser.values()) seqs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return events.map((event) => ({ ...event, seq: byUser.get(event.userId)!.shift()! }));
+}
+
+/** Writes the events at the next positions of their users' streams, whose heads the transaction holds. */
+async function insertEvents(tx: Tx, events: NewEvent[]): Promise<Written[]> {
+  if (events.length === 0) return [];
+  const createdAt = new Date();
+  const returned = await tx.$queryRawUnsafe<{ userId: string; seq: bigint }[]>(
+    `WITH rows AS (
+        SELECT u AS "userId", k AS kind, c AS "chatId", m::bigint AS "messageId", d::jsonb AS data,
+          $6::timestamp(3) AS "createdAt", ord
+        FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[]) WITH ORDINALITY AS x(u, k, c, m, d, ord)
+      ), counts AS (
+        SELECT "userId", count(*) AS n FROM rows GROUP BY "userId"
+      ), ${streamHeadsSql("counts")}, ${streamEventsSql("rows", "counts")}
+      SELECT "userId", seq FROM events`,
+    events.map((event) => event.userId),
+    events.map((event) => event.kind),
+    events.map((event) => event.chatId ?? null),
+    events.map((event) => event.messageId?.toString() ?? null),
+    events.map((event) => (event.data ? JSON.stringify(event.data) : null)),
+    createdAt.toISOString(),
+  );
+  return positioned(events, returned).map((event) => ({ ...event, createdAt }));
 }
 
 /** After the commit: tells each user's streams, with the events (and their messages) for those one step behind. */

@@ -64,6 +64,8 @@ export interface ChatEphemeralMessage {
   chatId: string;
   /** Who caused it: their own devices do not get typing about themselves. */
   senderId: string;
+  /** Only these members get it (a targeted command, with its sender); absent: every member. */
+  audience?: string[];
   event: EphemeralMessage;
 }
 

@@ -4,10 +4,11 @@ import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import path from "node:path";
 import type { Context, Services } from "../context.js";
+import { fragment, sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import type { Attachment } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
-import { readableWhere } from "./visibility.js";
+import { readableSql } from "./visibility.js";
 
 // Uploaded files: kept on disk under ATTACHMENTS_DIR by id, described by an Attachment row, and
 // handed out as signed URLs. A URL is signed for one user, who could see the file when it was made,
@@ -65,33 +66,29 @@ function filePath(services: Services, id: string): string {
   return path.join(services.config.attachmentsDir, id);
 }
 
-/** Its uploader, or anyone who can see a message (not recalled) that carries or forwards it. */
+/**
+ * Its uploader, anyone who can see a message (not recalled) that carries or forwards it, and the
+ * members of a group it is shared in. Asked when a file is sent on and again at each download, so
+ * a link stops working for someone who lost access (removed from the group, message recalled).
+ */
 export async function canReadAttachment(
-  ctx: Context,
+  services: Pick<Services, "db">,
   userId: string,
-  attachment: Attachment,
+  attachment: Pick<Attachment, "id" | "uploaderId">,
 ): Promise<boolean> {
   if (attachment.uploaderId === userId) return true;
-  const [carrier, shared] = await Promise.all([
-    ctx.prisma.message.findFirst({
-      where: {
-        attachmentIds: { has: attachment.id },
-        recalledAt: null,
-        chat: { conversations: { some: { userId } } },
-        ...readableWhere(userId),
-      },
-      select: { id: true },
-    }),
-    // Files shared in a group are for its members.
-    ctx.prisma.groupFile.findMany({ where: { attachmentId: attachment.id }, select: { groupId: true } }),
-  ]);
-  if (carrier) return true;
-  if (shared.length === 0) return false;
-  const member = await ctx.prisma.groupMember.findFirst({
-    where: { userId, groupId: { in: shared.map((file) => file.groupId) } },
-    select: { userId: true },
-  });
-  return member !== null;
+  const [row] = await services.db.query<{ readable: boolean }>(
+    sql`SELECT EXISTS (
+        SELECT 1 FROM "Message" m JOIN "Conversation" c ON c."chatId" = m."chatId" AND c."userId" = ${userId}::uuid
+        WHERE m."attachmentIds" @> ARRAY[${attachment.id}::uuid] AND m."recalledAt" IS NULL
+          AND m.id > c."clearedUpToId" AND ${fragment(readableSql("m", 'c."userId"'))}
+          AND NOT EXISTS (SELECT 1 FROM "HiddenMessage" h WHERE h."userId" = c."userId" AND h."messageId" = m.id)
+      ) OR EXISTS (
+        SELECT 1 FROM "GroupFile" f JOIN "GroupMember" gm ON gm."groupId" = f."groupId" AND gm."userId" = ${userId}::uuid
+        WHERE f."attachmentId" = ${attachment.id}::uuid
+      ) AS readable`,
+  );
+  return row?.readable === true;
 }
 
 /** A download URL for the viewer; only call it where the viewer is known to be allowed to see the file. */
@@ -124,6 +121,9 @@ export async function serveDownload(services: Services, url: URL, res: ServerRes
     return plain(res, 403, "This download link has expired; fetch the message again");
   const attachment = await services.prisma.attachment.findUnique({ where: { id } });
   if (!attachment) return plain(res, 404, "No such file");
+  if (!(await canReadAttachment(services, userId, attachment))) {
+    return plain(res, 403, "You can no longer see this file");
+  }
   const file = filePath(services, id);
   const size = await stat(file).then(
     (s) => s.size,

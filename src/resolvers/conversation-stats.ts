@@ -74,9 +74,14 @@ export async function groupConversationStats(
   );
 }
 
-/** Who has read a group message: members other than its sender whose read position passed it. */
+/**
+ * Who has read a group message: members other than its sender, who were in the group when it was
+ * sent and may read it, whose read position passed it.
+ */
 const READERS = `c."chatId" = m."chatId" AND c."userId" <> m."senderId" AND c."readUpToId" >= m.id
-  AND (cardinality(m.targets) = 0 OR c."userId" = ANY(m.targets))`;
+  AND ${readableSql("m", 'c."userId"')}
+  AND EXISTS (SELECT 1 FROM "GroupMember" gm
+    WHERE gm."groupId" = m."chatId" AND gm."userId" = c."userId" AND gm."historyFromId" < m.id)`;
 
 /** readCount of group messages, by id: zero unless they asked for receipts. */
 export async function groupReadCounts(

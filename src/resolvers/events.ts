@@ -1,4 +1,3 @@
-import { Repeater } from "@repeaterjs/repeater";
 import { type Context, clearLoaders } from "../context.js";
 import {
   type ChatEntry,
@@ -11,6 +10,7 @@ import {
   spansAfter,
 } from "../delivery/chat-log.js";
 import { type Cursor, formatCursor, parseCursor as parseCursorText } from "../delivery/cursor.js";
+import { handoff } from "../delivery/handoff.js";
 import type { TailReader } from "../delivery/tailer.js";
 import { eventsFromWire, readEvents, type StoredEvent, streamHead } from "../delivery/user-log.js";
 import { messageFromWire } from "../delivery/wire.js";
@@ -127,7 +127,22 @@ function groupPayload(groupId: string, data: Record<string, unknown>): EventPayl
   };
 }
 
+/**
+ * One payload object per chat-log entry: the tailer hands the same entry to every local reader, and
+ * the shared rendering (delivery/shared-render.ts) renders a payload once for all of them.
+ */
+const entryPayloads = new WeakMap<ChatEntry, EventPayload>();
+
 function entryPayload(entry: ChatEntry): EventPayload {
+  let payload = entryPayloads.get(entry);
+  if (!payload) {
+    payload = newEntryPayload(entry);
+    entryPayloads.set(entry, payload);
+  }
+  return payload;
+}
+
+function newEntryPayload(entry: ChatEntry): EventPayload {
   switch (entry.kind) {
     case "MESSAGE_EDITED":
       return { __typename: "MessageEditedEvent", messageId: entry.messageId! };
@@ -403,6 +418,7 @@ class ChatFollower implements TailReader {
 
   ephemeral(message: ChatEphemeralMessage): void {
     if (message.event.kind === "TYPING" && message.senderId === this.userId) return;
+    if (message.audience && !message.audience.includes(this.userId)) return;
     const member = this.spans.some((span) => span.chatId === message.chatId && span.untilPos === null);
     if (member) this.signals.addEphemeral(message.event);
   }
@@ -514,9 +530,9 @@ export async function deviceEvents(
     return { entries, carried };
   };
 
-  return new Repeater<EventEnvelope>(async (push, stop) => {
+  return handoff<EventEnvelope>(async (push, consumerLeft) => {
     let stopped = false;
-    stop.then(() => {
+    consumerLeft.then(() => {
       stopped = true;
       signals.notify();
     });
@@ -580,7 +596,6 @@ export async function deviceEvents(
       clearInterval(poller);
       unsubscribe();
       delivered?.();
-      stop();
     }
   });
 }

@@ -155,7 +155,7 @@ function customFields(raw: unknown): Record<string, string> {
 
 async function readableAttachment(ctx: Context, userId: string, id: string) {
   const attachment = check.isId(id) ? await ctx.prisma.attachment.findUnique({ where: { id } }) : null;
-  if (!attachment || !(await canReadAttachment(ctx, userId, attachment))) {
+  if (!attachment || !(await canReadAttachment(ctx.services, userId, attachment))) {
     throw notFound(`No attachment "${id}"; upload it with uploadFile first`);
   }
   return attachment;

@@ -2,7 +2,13 @@ import type { Context, Services } from "../context.js";
 import { messageFromRow } from "../db/rows.js";
 import { fragment, sql } from "../db/sql.js";
 import { groupCommit } from "../delivery/group-commit.js";
-import { type Written, wakeStreams } from "../delivery/user-log.js";
+import {
+  positioned,
+  streamEventsSql,
+  streamHeadsSql,
+  type Written,
+  wakeStreams,
+} from "../delivery/user-log.js";
 import type { Message, MessageType } from "../generated/prisma/client.js";
 import { blockedSql, contactsSql } from "./contacts.js";
 
@@ -46,7 +52,7 @@ export function storeDirectMessage(ctx: Context, input: NewDirectMessage): Promi
 }
 
 type StoredRow = Record<string, unknown> & {
-  heads: { userId: string; last: string; count: number }[];
+  positions: { userId: string; seq: string }[];
   verdicts: (DirectSendRefusal | null)[];
 };
 
@@ -88,12 +94,7 @@ async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promi
       SELECT "userId", count(*) AS n
       FROM (SELECT "senderId" AS "userId" FROM valid UNION ALL SELECT "recipientId" FROM valid) AS involved
       GROUP BY "userId"
-    ), heads AS (
-      INSERT INTO "UserStream" AS s ("userId", "lastSeq")
-      SELECT "userId", n FROM counts ORDER BY "userId"
-      ON CONFLICT ("userId") DO UPDATE SET "lastSeq" = s."lastSeq" + EXCLUDED."lastSeq"
-      RETURNING "userId", "lastSeq"
-    ), message AS (
+    ), ${fragment(streamHeadsSql("counts"))}, message AS (
       -- Drawing from the aggregate makes the heads above lock before the ids below are taken.
       INSERT INTO "Message" ("chatId", "chatType", "senderId", "recipientId", "clientMessageId", type, body, ext,
         mentions, "mentionAll", "requestReadReceipts", "attachmentIds", "searchText", "createdAt")
@@ -108,12 +109,10 @@ async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promi
       SELECT id, "chatId", "createdAt", "senderId" AS "userId", "recipientId" AS "peerId", 0 AS unread FROM message
       UNION ALL
       SELECT id, "chatId", "createdAt", "recipientId", "senderId", 1 FROM message
-    ), events AS (
-      INSERT INTO "UserEvent" ("userId", seq, kind, "chatId", "messageId", "createdAt")
-      SELECT s."userId", h."lastSeq" - c.n + row_number() OVER (PARTITION BY s."userId" ORDER BY s.id),
-        'MESSAGE', s."chatId", s.id, s."createdAt"
-      FROM sides s JOIN heads h USING ("userId") JOIN counts c USING ("userId")
-    ), conversations AS (
+    ), event AS (
+      SELECT "userId", 'MESSAGE' AS kind, "chatId", id AS "messageId", NULL::jsonb AS data, "createdAt", id AS ord
+      FROM sides
+    ), ${fragment(streamEventsSql("event", "counts"))}, conversations AS (
       INSERT INTO "Conversation" ("userId", "chatId", "chatType", "peerId", "unreadCount", "lastMessageId",
         "activityAt", "updatedAt")
       SELECT "userId", "chatId", 'DIRECT', "peerId", sum(unread)::int, max(id), max("createdAt"), max("createdAt")
@@ -126,39 +125,31 @@ async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promi
         "updatedAt" = EXCLUDED."updatedAt"
     )
     SELECT m.*,
-      (SELECT json_agg(json_build_object('userId', h."userId", 'last', h."lastSeq"::text, 'count', c.n))
-        FROM heads h JOIN counts c USING ("userId")) AS heads,
+      (SELECT json_agg(json_build_object('userId', e."userId", 'seq', e.seq::text)) FROM events e) AS positions,
       (SELECT json_agg(verdict ORDER BY k) FROM judged) AS verdicts
     FROM (SELECT 1) AS one LEFT JOIN message m ON true ORDER BY m.id`);
   // One row even when nothing was stored; ids were taken in input order, so the i-th message by id
   // is the i-th accepted input.
   const messages = rows
     .filter((row) => row.id != null)
-    .map(({ heads: _, verdicts: __, ...row }) => messageFromRow(row));
-  if (messages.length > 0) wakeStreams(services, written(messages, rows[0]!.heads), messages);
+    .map(({ positions: _, verdicts: __, ...row }) => messageFromRow(row));
+  if (messages.length > 0) wakeStreams(services, written(messages, rows[0]!.positions), messages);
   let next = 0;
   return rows[0]!.verdicts.map((verdict) =>
     verdict ? { refusal: verdict } : { message: messages[next++]! },
   );
 }
 
-/** Each user's events of the batch, numbered as the statement numbered them. */
-function written(messages: Message[], heads: StoredRow["heads"]): Written[] {
-  const next = new Map(heads.map((head) => [head.userId, BigInt(head.last) - BigInt(head.count) + 1n]));
-  const events: Written[] = [];
-  for (const message of messages) {
-    for (const userId of [message.senderId, message.recipientId!]) {
-      const seq = next.get(userId)!;
-      next.set(userId, seq + 1n);
-      events.push({
-        userId,
-        seq,
-        kind: "MESSAGE",
-        chatId: message.chatId,
-        messageId: message.id,
-        createdAt: message.createdAt,
-      });
-    }
-  }
-  return events;
+/** Each user's events of the batch, at the positions the statement gave them (in message order). */
+function written(messages: Message[], positions: StoredRow["positions"]): Written[] {
+  const events = messages.flatMap((message) =>
+    [message.senderId, message.recipientId!].map((userId) => ({
+      userId,
+      kind: "MESSAGE" as const,
+      chatId: message.chatId,
+      messageId: message.id,
+      createdAt: message.createdAt,
+    })),
+  );
+  return positioned(events, positions);
 }

@@ -1,7 +1,8 @@
 import * as accounts from "../resolvers/accounts.js";
-import { builder } from "./builder.js";
+import { builder, sameForEveryViewer } from "./builder.js";
 
 export const UserRef = builder.prismaObject("User", {
+  ...sameForEveryViewer,
   description: "A user's public profile.",
   fields: (t) => ({
     id: t.exposeID("id"),

@@ -1,6 +1,6 @@
 import type { Attachment } from "../generated/prisma/client.js";
 import * as attachments from "../resolvers/attachments.js";
-import { builder } from "./builder.js";
+import { builder, perViewer, sameForEveryViewer } from "./builder.js";
 
 builder.scalarType("File", {
   description: "A file sent with the GraphQL multipart request spec.",
@@ -10,6 +10,7 @@ builder.scalarType("File", {
 });
 
 export const AttachmentRef = builder.objectRef<Attachment>("Attachment").implement({
+  ...sameForEveryViewer,
   description: "An uploaded file. Send it in a message with its id.",
   fields: (t) => ({
     id: t.exposeID("id"),
@@ -18,6 +19,7 @@ export const AttachmentRef = builder.objectRef<Attachment>("Attachment").impleme
     mimeType: t.exposeString("mimeType"),
     sha256: t.exposeString("sha256", { description: "Hex" }),
     url: t.string({
+      ...perViewer,
       nullable: true,
       description: "Download link for the viewer; it expires after about an hour.",
       resolve: (attachment, _args, ctx) => attachments.downloadUrl(ctx, attachment.id),

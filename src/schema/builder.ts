@@ -2,6 +2,7 @@ import SchemaBuilder from "@pothos/core";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import type { Context } from "../context.js";
+import { SAME_FOR_EVERY_VIEWER } from "../delivery/shared-render.js";
 import { forbidden } from "../errors.js";
 import type PrismaTypes from "../generated/pothos-types.js";
 import { getDatamodel } from "../generated/pothos-types.js";
@@ -38,6 +39,14 @@ export const builder = new SchemaBuilder<{
 
 /** The builder's type parameters, for helpers that take a field builder. */
 export type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/**
+ * Type or field option: the value reads the same whoever asks, so one rendering of an event serves
+ * every reader on an instance (delivery/shared-render.ts). Unmarked fields are rendered per reader.
+ */
+export const sameForEveryViewer = { extensions: { [SAME_FOR_EVERY_VIEWER]: true } };
+/** On a field of a type marked sameForEveryViewer: this one depends on who asks. */
+export const perViewer = { extensions: { [SAME_FOR_EVERY_VIEWER]: false } };
 
 /** DataLoader.loadMany's results without the misses. */
 export function present<T>(items: readonly (T | null | Error)[]): T[] {

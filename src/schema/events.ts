@@ -1,14 +1,19 @@
 import type { EventEnvelope, EventPayload } from "../resolvers/events.js";
 import * as events from "../resolvers/events.js";
 import { UserRef } from "./accounts.js";
-import { builder, present, type Types } from "./builder.js";
+import { builder, present, sameForEveryViewer, type Types } from "./builder.js";
 import { ContactRef } from "./contacts.js";
 import { ConversationRef, GroupRef, MessageRef } from "./refs.js";
 
 type Payload<Name extends EventPayload["__typename"]> = Extract<EventPayload, { __typename: Name }>;
 
-function eventObject<Name extends EventPayload["__typename"]>(name: Name, description: string) {
+function eventObject<Name extends EventPayload["__typename"]>(
+  name: Name,
+  description: string,
+  options: { extensions?: Record<string, unknown> } = {},
+) {
   return builder.objectRef<Payload<Name>>(name).implement({
+    ...options,
     description,
     isTypeOf: (value) => (value as { __typename?: string }).__typename === name,
     fields: () => ({}),
@@ -101,6 +106,7 @@ const conversationField = <Event extends { chatId: string }>(
 const MessageEventRef = eventObject(
   "MessageEvent",
   "A new message, received or sent from another of your devices.",
+  sameForEveryViewer,
 );
 builder.objectFields(MessageEventRef, (t) => ({
   message: t.field({
@@ -113,6 +119,7 @@ builder.objectFields(MessageEventRef, (t) => ({
 const MessageEditedEventRef = eventObject(
   "MessageEditedEvent",
   "A message was edited; message shows it now.",
+  sameForEveryViewer,
 );
 builder.objectFields(MessageEditedEventRef, (t) => ({
   message: t.field({
@@ -123,9 +130,10 @@ builder.objectFields(MessageEditedEventRef, (t) => ({
 
 const MessageRecalledEventRef = eventObject("MessageRecalledEvent", "A message was recalled: drop its body.");
 builder.objectFields(MessageRecalledEventRef, (t) => ({
-  messageId: t.id({ resolve: (event) => event.messageId.toString() }),
+  messageId: t.id({ ...sameForEveryViewer, resolve: (event) => event.messageId.toString() }),
   conversation: conversationField(t),
   by: t.field({
+    ...sameForEveryViewer,
     type: UserRef,
     nullable: true,
     description: "Null when the app server recalled it.",
@@ -218,20 +226,23 @@ const GroupEventRef = eventObject(
   "A group you are in (or were just removed from, invited to or asked to join) changed.",
 );
 builder.objectFields(GroupEventRef, (t) => ({
-  kind: t.field({ type: EventKindRef, resolve: (event) => event.kind }),
+  kind: t.field({ ...sameForEveryViewer, type: EventKindRef, resolve: (event) => event.kind }),
   group: t.field({
+    ...sameForEveryViewer,
     type: GroupRef,
     nullable: true,
     description: "The group as it is now",
     resolve: (event, _args, ctx) => ctx.loaders.groups.load(event.groupId),
   }),
   actor: t.field({
+    ...sameForEveryViewer,
     type: UserRef,
     nullable: true,
     description: "Who made the change; null for the app server",
     resolve: (event, _args, ctx) => (event.actor ? ctx.loaders.users.load(event.actor) : null),
   }),
   users: t.field({
+    ...sameForEveryViewer,
     type: [UserRef],
     description: "The users the change is about",
     resolve: async (event, _args, ctx) => present(await ctx.loaders.users.loadMany(event.users)),
@@ -289,8 +300,8 @@ const EventEnvelopeRef = builder.objectRef<EventEnvelope>("EventEnvelope").imple
       description:
         "Resume point for events(since:) and sync; null for live-only events, which are never replayed.",
     }),
-    createdAt: t.expose("createdAt", { type: "DateTime" }),
-    event: t.field({ type: EventRef, resolve: (envelope) => envelope.event }),
+    createdAt: t.expose("createdAt", { ...sameForEveryViewer, type: "DateTime" }),
+    event: t.field({ ...sameForEveryViewer, type: EventRef, resolve: (envelope) => envelope.event }),
   }),
 });
 

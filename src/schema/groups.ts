@@ -6,7 +6,7 @@ import * as queries from "../resolvers/groups/queries.js";
 import * as settings from "../resolvers/groups/settings.js";
 import { UserRef } from "./accounts.js";
 import { AttachmentRef } from "./attachments.js";
-import { builder, present } from "./builder.js";
+import { builder, perViewer, present, sameForEveryViewer } from "./builder.js";
 import { connectionType } from "./pagination.js";
 import { ConversationRef, GroupRef } from "./refs.js";
 
@@ -21,6 +21,7 @@ const JoinPolicyRef = builder.enumType("GroupJoinPolicy", {
 const RoleRef = builder.enumType("GroupRole", { values: ["OWNER", "ADMIN", "MEMBER"] as const });
 
 GroupRef.implement({
+  ...sameForEveryViewer,
   description: "A group. Private groups are visible to their members only.",
   fields: (t) => ({
     id: t.exposeID("id"),
@@ -43,17 +44,20 @@ GroupRef.implement({
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
     myRole: t.field({
+      ...perViewer,
       type: RoleRef,
       nullable: true,
       description: "Your role; null if you are not a member.",
       resolve: async (group, _args, ctx) => (await ctx.loaders.memberships.load(group.id))?.role ?? null,
     }),
     myMembership: t.field({
+      ...perViewer,
       type: GroupMemberRef,
       nullable: true,
       resolve: (group, _args, ctx) => ctx.loaders.memberships.load(group.id),
     }),
     conversation: t.field({
+      ...perViewer,
       type: ConversationRef,
       nullable: true,
       description: "Your conversation in the group; null if you are not a member.",

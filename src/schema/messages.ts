@@ -5,7 +5,7 @@ import * as messages from "../resolvers/messages.js";
 import * as receipts from "../resolvers/receipts.js";
 import { UserRef } from "./accounts.js";
 import { AttachmentRef } from "./attachments.js";
-import { builder, present, type Types } from "./builder.js";
+import { builder, perViewer, present, sameForEveryViewer, type Types } from "./builder.js";
 import { ChatTargetRef, ChatTypeRef } from "./chats.js";
 import { connectionType } from "./pagination.js";
 import { ConversationRef, GroupRef, MessageRef } from "./refs.js";
@@ -41,6 +41,7 @@ const int = (source: BodySource, key: string) => (source.body[key] as number | n
 
 function bodyObject(name: string, type: string, description: string) {
   return builder.objectRef<BodySource>(name).implement({
+    ...sameForEveryViewer,
     description,
     isTypeOf: (source) => (source as BodySource).message.type === type,
     fields: () => ({}),
@@ -55,6 +56,7 @@ const attachmentFields = (t: PothosSchemaTypes.ObjectFieldBuilder<Types, BodySou
     resolve: (source, _args, ctx) => ctx.loaders.attachments.load(str(source, "attachmentId")!),
   }),
   url: t.string({
+    ...perViewer,
     nullable: true,
     description: "Download link for the viewer; it expires, so fetch the message again for a fresh one.",
     resolve: (source, _args, ctx) => downloadUrl(ctx, str(source, "attachmentId")!),
@@ -125,6 +127,7 @@ builder.objectFields(CombinedBodyRef, (t) => ({
   summary: t.string({ nullable: true, resolve: (source) => str(source, "summary") }),
   messageIds: t.idList({ resolve: (source) => source.body.messageIds as string[] }),
   messages: t.field({
+    ...perViewer,
     type: [MessageRef],
     description: "The forwarded messages, readable by whoever can read this one.",
     resolve: async (source, _args, ctx) => {
@@ -158,12 +161,15 @@ const UserConnectionRef = connectionType("User", UserRef as never) as ReturnType
 
 // --- Message --------------------------------------------------------------------------------------
 
+// Shared but for the viewer's conversation and readBy (its sender's only).
 MessageRef.implement({
+  ...sameForEveryViewer,
   description: "A message. Its id orders it within its conversation.",
   fields: (t) => ({
     id: t.id({ resolve: (message) => message.id.toString() }),
     clientMessageId: t.exposeString("clientMessageId", { nullable: true }),
     conversation: t.field({
+      ...perViewer,
       type: ConversationRef,
       nullable: true,
       description: "The viewer's conversation this message is in.",
@@ -213,6 +219,7 @@ MessageRef.implement({
         message.chatType === "GROUP" ? ctx.loaders.readCounts.load(message.id) : message.readAt ? 1 : 0,
     }),
     readBy: t.field({
+      ...perViewer,
       type: UserConnectionRef,
       nullable: true,
       description: "Group messages sent with requestReadReceipts: who read it. Only its sender sees this.",

@@ -52,6 +52,41 @@ export async function fails(
   return result.errors[0]!.message;
 }
 
+/** A GraphQL multipart request (the spec apollo-upload-client and urql use) carrying one file. */
+export async function upload(
+  url: string,
+  token: string | undefined,
+  file: { bytes: Buffer; name: string; type: string },
+): Promise<GraphQLResponse> {
+  const form = new FormData();
+  form.set(
+    "operations",
+    JSON.stringify({
+      query: `mutation($file: File!) { uploadFile(file: $file) { id url name size mimeType sha256 } }`,
+      variables: { file: null },
+    }),
+  );
+  form.set("map", JSON.stringify({ 0: ["variables.file"] }));
+  form.set("0", new Blob([new Uint8Array(file.bytes)], { type: file.type }), file.name);
+  const response = await fetch(url, {
+    method: "POST",
+    body: form,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  return (await response.json()) as GraphQLResponse;
+}
+
+/** Uploads a file, failing the test on any error; returns the Attachment. */
+export async function uploaded(
+  url: string,
+  token: string,
+  file: { bytes: Buffer; name: string; type: string },
+) {
+  const result = await upload(url, token, file);
+  assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+  return result.data!.uploadFile;
+}
+
 export const wsUrl = (httpUrl: string) => httpUrl.replace(/^http/, "ws");
 
 export interface Socket {

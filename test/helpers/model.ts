@@ -71,6 +71,7 @@ export interface ModelGroup {
 
 /** GroupEvents that reach users outside the group (invitees, applicants). */
 const OUTSIDER_KINDS = new Set(["MEMBER_INVITED", "INVITE_DECLINED", "JOIN_REQUESTED", "JOIN_DECLINED"]);
+const TOLD_OUTSIDE_KINDS = new Set(["MEMBERS_BLOCKED", "MEMBERS_UNBLOCKED"]);
 /** GroupEvents that end the membership of the users they name. */
 const LEAVING_KINDS = new Set(["MEMBER_LEFT", "MEMBER_REMOVED", "MEMBERS_BLOCKED"]);
 
@@ -239,6 +240,8 @@ export class ClientModel {
     }
     const group = this.groups.get(groupId);
     if (!group) {
+      // Someone outside the group is told when they are barred from it, or let back.
+      if (TOLD_OUTSIDE_KINDS.has(kind) && users.includes(me)) return;
       return void this.problem(`GroupEvent ${kind} [${users}] of group ${groupId}, which the user is not in`);
     }
     if (kind === "GROUP_CREATED") return void this.problem(`GROUP_CREATED of ${groupId} without the user`);

@@ -240,10 +240,13 @@ export async function actOnUsers(
   id: string,
   usernames: readonly string[],
   work: (write: GroupWrite, users: User[]) => Promise<void>,
+  { outsidersToo = false } = {},
 ): Promise<boolean> {
   const { group } = await requireManager(ctx, id);
   const users = await namedUsers(ctx, usernames);
-  await changeGroup(ctx, group.id, [], (write) => work(write, users));
+  // With outsidersToo, users outside the group are told in their own streams: those are held too.
+  const streams = outsidersToo ? users.map((user) => user.id) : [];
+  await changeGroup(ctx, group.id, streams, (write) => work(write, users));
   return true;
 }
 
@@ -269,25 +272,37 @@ export async function blockGroupMembers(
   id: string,
   usernames: readonly string[],
 ): Promise<boolean> {
-  return actOnUsers(ctx, id, usernames, async (write, users) => {
-    const members = await subordinates(ctx, write, users, { membersOnly: false });
-    const ids = users.map((user) => user.id);
-    await write.tx.groupBlock.createMany({
-      data: ids.map((userId) => ({ groupId: write.group.id, userId })),
-      skipDuplicates: true,
-    });
-    const answered = { status: "DECLINED" as const, answeredAt: new Date() };
-    await write.tx.groupInvite.updateMany({
-      where: { groupId: write.group.id, userId: { in: ids }, status: "PENDING" },
-      data: answered,
-    });
-    await write.tx.groupJoinRequest.updateMany({
-      where: { groupId: write.group.id, userId: { in: ids }, status: "PENDING" },
-      data: answered,
-    });
-    if (members.size > 0) await release(write, [...members.keys()], actorId(ctx), "MEMBERS_BLOCKED");
-    else await record(write, "MEMBERS_BLOCKED", actorId(ctx), ids);
-  });
+  return actOnUsers(
+    ctx,
+    id,
+    usernames,
+    async (write, users) => {
+      const members = await subordinates(ctx, write, users, { membersOnly: false });
+      const ids = users.map((user) => user.id);
+      await write.tx.groupBlock.createMany({
+        data: ids.map((userId) => ({ groupId: write.group.id, userId })),
+        skipDuplicates: true,
+      });
+      const answered = { status: "DECLINED" as const, answeredAt: new Date() };
+      await write.tx.groupInvite.updateMany({
+        where: { groupId: write.group.id, userId: { in: ids }, status: "PENDING" },
+        data: answered,
+      });
+      await write.tx.groupJoinRequest.updateMany({
+        where: { groupId: write.group.id, userId: { in: ids }, status: "PENDING" },
+        data: answered,
+      });
+      // Members read it as their removal; the others named are told in their own streams.
+      await release(write, ids, actorId(ctx), "MEMBERS_BLOCKED");
+      tell(
+        write,
+        ids.filter((userId) => !members.has(userId)),
+        "MEMBERS_BLOCKED",
+        actorId(ctx),
+      );
+    },
+    { outsidersToo: true },
+  );
 }
 
 export async function unblockGroupMembers(
@@ -295,13 +310,26 @@ export async function unblockGroupMembers(
   id: string,
   usernames: readonly string[],
 ): Promise<boolean> {
-  return actOnUsers(ctx, id, usernames, async (write, users) => {
-    const ids = users.map((user) => user.id);
-    const removed = await write.tx.groupBlock.deleteMany({
-      where: { groupId: write.group.id, userId: { in: ids } },
-    });
-    if (removed.count > 0) await record(write, "MEMBERS_UNBLOCKED", actorId(ctx), ids);
-  });
+  return actOnUsers(
+    ctx,
+    id,
+    usernames,
+    async (write, users) => {
+      const ids = users.map((user) => user.id);
+      const unbarred = await write.tx.groupBlock.findMany({
+        where: { groupId: write.group.id, userId: { in: ids } },
+        select: { userId: true },
+      });
+      if (unbarred.length === 0) return;
+      const unbarredIds = unbarred.map((row) => row.userId);
+      await write.tx.groupBlock.deleteMany({
+        where: { groupId: write.group.id, userId: { in: unbarredIds } },
+      });
+      await record(write, "MEMBERS_UNBLOCKED", actorId(ctx), unbarredIds);
+      tell(write, unbarredIds, "MEMBERS_UNBLOCKED", actorId(ctx));
+    },
+    { outsidersToo: true },
+  );
 }
 
 export async function transferGroupOwnership(ctx: Context, id: string, username: string): Promise<Group> {

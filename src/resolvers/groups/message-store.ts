@@ -1,6 +1,7 @@
 import type { Context, Services } from "../../context.js";
 import { messageFromRow } from "../../db/rows.js";
 import { fragment, sql } from "../../db/sql.js";
+import { appendSql } from "../../delivery/chat-log.js";
 import { groupCommit } from "../../delivery/group-commit.js";
 import { wakeChatLog } from "../../delivery/user-log.js";
 import type { Message, MessageType } from "../../generated/prisma/client.js";
@@ -85,41 +86,32 @@ async function storeBatch(services: Services, inputs: NewGroupMessage[]): Promis
         FROM judged j
       ), valid AS (
         SELECT * FROM checked WHERE verdict IS NULL
-      ), clock AS (
-        UPDATE "ChatLogClock" SET pos = pos + (SELECT count(*) FROM valid)
-        WHERE id = 1 AND EXISTS (SELECT 1 FROM valid)
-        RETURNING pos - (SELECT count(*) FROM valid) AS base
       ), message AS (
-        -- Drawing from the clock makes it lock before the ids are taken.
         INSERT INTO "Message" ("chatId", "chatType", "senderId", "clientMessageId", type, body, ext, mentions,
           "mentionAll", "requestReadReceipts", "attachmentIds", "searchText", targets, "createdAt")
         SELECT v."chatId", 'GROUP', v."senderId", v."clientMessageId", v.type::"MessageType", v.body::jsonb,
           v.ext::jsonb, ARRAY(SELECT jsonb_array_elements_text(v.mentions::jsonb))::uuid[], v."mentionAll",
           v."requestReadReceipts", ARRAY(SELECT jsonb_array_elements_text(v."attachmentIds"::jsonb))::uuid[],
           v."searchText", v.audience, now()
-        FROM valid v, clock
+        FROM valid v
         ORDER BY v.k
         RETURNING *
-      ), numbered AS (
-        SELECT m.*, c.base + row_number() OVER (ORDER BY m.id) AS pos FROM message m, clock c
-      ), entries AS (
-        INSERT INTO "ChatLogEntry" (pos, "chatId", kind, "messageId", audience, "createdAt")
-        SELECT pos, "chatId", 'MESSAGE', id,
-          CASE WHEN cardinality(targets) > 0 THEN array_append(targets, "senderId") ELSE '{}' END, "createdAt"
-        FROM numbered
-      ), activity AS (
+      ), entry AS (
+        -- A targeted message is read by its targets and its sender's devices.
+        SELECT "chatId", 'MESSAGE' AS kind, id AS "messageId",
+          CASE WHEN cardinality(targets) > 0 THEN array_append(targets, "senderId") ELSE '{}' END AS audience,
+          NULL::jsonb AS data, "createdAt", id AS ord
+        FROM message
+      ), ${fragment(appendSql("entry"))}, activity AS (
         UPDATE "Chat" c SET "lastMessageAt" = x.at
         FROM (SELECT "chatId", max("createdAt") AS at FROM message WHERE cardinality(targets) = 0 GROUP BY "chatId") x
         WHERE c.id = x."chatId"
       )
       SELECT (SELECT json_agg(json_build_object('k', k, 'refusal', verdict) ORDER BY k) FROM checked) AS judged,
-        (SELECT json_agg(to_jsonb(n) || jsonb_build_object('id', n.id::text) ORDER BY n.id) FROM numbered n) AS messages,
-        (SELECT max(pos)::text FROM numbered) AS last`);
+        (SELECT json_agg(to_jsonb(m) || jsonb_build_object('id', m.id::text) ORDER BY m.id) FROM message m) AS messages,
+        (SELECT max(pos)::text FROM appended) AS last`);
   });
-  const messages = (row!.messages ?? []).map((message) => {
-    const { pos: _, ...fields } = message;
-    return messageFromRow(fields);
-  });
+  const messages = (row!.messages ?? []).map(messageFromRow);
   if (row!.last) wakeChatLog(services, BigInt(row!.last));
   let next = 0;
   return row!.judged.map((judged) =>

@@ -61,6 +61,15 @@ function refused(refusal: GroupSendRefusal, target: GroupTarget): AppError {
   }
 }
 
+/** The sender's membership, checked before anything about the group's members is answered. */
+async function requireSpeaker(ctx: Context, sender: User, target: GroupTarget) {
+  const member = await ctx.prisma.groupMember.findUnique({
+    where: { groupId_userId: { groupId: target.chatId, userId: sender.id } },
+  });
+  if (!member) throw notMember(target.group);
+  if (speakRefusal(target.group, member)) throw new AppError("MUTED", "You are muted in this group");
+}
+
 export async function sendToGroup(
   ctx: Context,
   sender: User,
@@ -71,6 +80,10 @@ export async function sendToGroup(
   const groupId = target.chatId;
   check.list(input.targets ?? [], "targets", LIMITS.targets);
   check.list(input.mentions ?? [], "mentions", 100);
+  // Naming users is a question about the roster: an outsider gets NOT_MEMBER before any answer.
+  // Other sends are judged by the store, under the group's lock, without this extra read.
+  const naming = (input.targets?.length ?? 0) + (input.mentions?.length ?? 0) > 0;
+  if (send.screened && (naming || prepared.type === "COMMAND")) await requireSpeaker(ctx, sender, target);
   const [targeted, mentioned] = await Promise.all([
     requireUsersNamed(ctx, input.targets ?? [], "targets"),
     requireUsersNamed(ctx, input.mentions ?? [], "mentions"),
@@ -96,13 +109,6 @@ export async function sendToGroup(
     requestReadReceipts,
   };
   if (prepared.type === "COMMAND") {
-    if (send.screened) {
-      const member = await ctx.prisma.groupMember.findUnique({
-        where: { groupId_userId: { groupId, userId: sender.id } },
-      });
-      if (!member) throw notMember(target.group);
-      if (speakRefusal(target.group, member)) throw new AppError("MUTED", "You are muted in this group");
-    }
     const message = await commandMessage(ctx, {
       ...fields,
       chatType: "GROUP",
@@ -114,6 +120,7 @@ export async function sendToGroup(
     ctx.services.pubsub.publish("chatEphemeral", "all", {
       chatId: groupId,
       senderId: sender.id,
+      ...(targets.length > 0 ? { audience: [...targets, sender.id] } : {}),
       event: { kind: "COMMAND", payload: message.wire, createdAt: message.record.createdAt.toISOString() },
     });
     return message.record;

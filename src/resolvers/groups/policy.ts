@@ -64,20 +64,25 @@ export function mayInvite(group: Pick<Group, "allowMemberInvites">, member: Grou
   return manages(member) || (member !== null && group.allowMemberInvites);
 }
 
-/** Why a member may not speak now, or null. Owner and admins always speak. Twin of SPEAK_REFUSAL. */
+/**
+ * Why a member may not speak now, or null. The owner always speaks; a timed mute (which only a
+ * higher rank can set) silences admins too; mute-all spares the owner, admins and the allow list.
+ * Twin of SPEAK_REFUSAL_SQL.
+ */
 export function speakRefusal(
   group: Pick<Group, "allMuted">,
   member: Pick<GroupMember, "role" | "mutedUntil" | "allowListed">,
   now = new Date(),
 ): "MUTED" | null {
-  if (manages(member)) return null;
+  if (member.role === "OWNER") return null;
   if (member.mutedUntil && member.mutedUntil > now) return "MUTED";
-  if (group.allMuted && !member.allowListed) return "MUTED";
+  if (group.allMuted && !manages(member) && !member.allowListed) return "MUTED";
   return null;
 }
 
 /** SQL twin of speakRefusal, over a group `g` and the sender's membership `m`. */
-export const SPEAK_REFUSAL_SQL = `CASE WHEN m.role = 'MEMBER' AND (m."mutedUntil" > now() OR (g."allMuted" AND NOT m."allowListed"))
+export const SPEAK_REFUSAL_SQL = `CASE WHEN m.role <> 'OWNER' AND (m."mutedUntil" > now()
+    OR (g."allMuted" AND m.role = 'MEMBER' AND NOT m."allowListed"))
   THEN 'MUTED' END`;
 
 /** Whether the group's messages may ask for read receipts: only up to this many members. */

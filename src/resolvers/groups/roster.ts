@@ -90,15 +90,16 @@ export async function admit(
   if (group.memberCount + ids.length > group.maxMembers) {
     throw new AppError("LIMIT_EXCEEDED", `The group is full: it takes at most ${group.maxMembers} members`);
   }
+  // History starts at the join: what was sent before is neither readable, nor unread, nor read by them.
+  const [{ last }] = await tx.$queryRaw<[{ last: bigint }]>`
+    SELECT coalesce(max(id), 0) AS last FROM "Message" WHERE "chatId" = ${group.id}::uuid`;
   await tx.groupMember.createMany({
-    data: ids.map((userId) => ({ groupId: group.id, userId, role: roleOf(userId) })),
+    data: ids.map((userId) => ({ groupId: group.id, userId, role: roleOf(userId), historyFromId: last })),
   });
-  // History starts at the join: what was sent before is neither readable nor unread.
   await tx.$executeRaw`
     INSERT INTO "Conversation" ("userId", "chatId", "chatType", "readUpToId", "clearedUpToId", "activityAt", "updatedAt")
-    SELECT u, ${group.id}::uuid, 'GROUP', last.id, last.id, now(), now()
-    FROM unnest(${ids}::uuid[]) AS u,
-      (SELECT coalesce(max(id), 0) AS id FROM "Message" WHERE "chatId" = ${group.id}::uuid) AS last
+    SELECT u, ${group.id}::uuid, 'GROUP', ${last}, ${last}, now(), now()
+    FROM unnest(${ids}::uuid[]) AS u
     ON CONFLICT ("userId", "chatId") DO UPDATE SET "readUpToId" = EXCLUDED."readUpToId",
       "clearedUpToId" = EXCLUDED."clearedUpToId", "deletedAt" = NULL, "activityAt" = now(), "updatedAt" = now()`;
   await tx.group.update({ where: { id: group.id }, data: { memberCount: { increment: ids.length } } });

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "GroupMember" ADD COLUMN     "historyFromId" BIGINT NOT NULL DEFAULT 0;
