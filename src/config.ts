@@ -45,6 +45,8 @@ export interface Config {
   requireContactForDirect: boolean;
   /** sendTyping calls a user may make per 10 seconds. */
   typingRateLimit: number;
+  /** How often an instance looks for events whose wake-up was lost. */
+  deliveryPollSeconds: number;
   /** The most members a group may be configured for (maxMembers). */
   groupMaxMembers: number;
   /** Groups up to this size may ask for read receipts (readCount, readBy). */
@@ -142,6 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxContacts: integer(env, "MAX_CONTACTS", 3000, 1, 100_000),
     requireContactForDirect: boolean(env, "REQUIRE_CONTACT_FOR_DIRECT", false),
     typingRateLimit: integer(env, "TYPING_RATE_LIMIT", 10, 1, 1000),
+    deliveryPollSeconds: integer(env, "DELIVERY_POLL_SECONDS", 30, 1, 3600),
     groupMaxMembers: integer(env, "GROUP_MAX_MEMBERS", 3000, 2, 100_000),
     groupReadReceiptMaxMembers: integer(env, "GROUP_READ_RECEIPT_MAX_MEMBERS", 500, 2, 100_000),
     graphiql: boolean(env, "GRAPHIQL", true),

@@ -98,6 +98,23 @@ export interface Loaders {
   memberships: DataLoader<string, GroupMember | null>;
 }
 
+/**
+ * A loader's cache whose clear() costs nothing when it is empty: V8's Map#clear allocates a new
+ * table each time, and a stream clears its loaders for every batch of events it delivers.
+ */
+class LoaderCache<K, V> extends Map<K, V> {
+  override clear(): void {
+    if (this.size > 0) super.clear();
+  }
+}
+
+function loader<K, V, C = K>(
+  batch: DataLoader.BatchLoadFn<K, V>,
+  options: DataLoader.Options<K, V, C> = {},
+): DataLoader<K, V, C> {
+  return new DataLoader<K, V, C>(batch, { ...options, cacheMap: new LoaderCache<C, Promise<V>>() });
+}
+
 export function createLoaders(services: Services, viewer: Viewer): Loaders {
   const { prisma } = services;
   const byKey = <K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K) => {
@@ -106,14 +123,14 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
   };
   const viewerId = viewer.kind === "user" ? viewer.user.id : undefined;
   const loaders: Loaders = {
-    onlineDevices: new DataLoader(async (userIds) => {
+    onlineDevices: loader(async (userIds) => {
       const online = await services.presence.onlineDevices(userIds);
       return userIds.map((id) => online.get(id) ?? new Set<string>());
     }),
-    users: new DataLoader(async (ids) =>
+    users: loader(async (ids) =>
       byKey(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } }), (user) => user.id),
     ),
-    messages: new DataLoader(
+    messages: loader(
       async (ids) =>
         byKey(
           ids,
@@ -122,7 +139,7 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
         ),
       { cacheKeyFn: String },
     ),
-    conversations: new DataLoader(async (chatIds) =>
+    conversations: loader(async (chatIds) =>
       viewerId
         ? byKey(
             chatIds,
@@ -131,11 +148,11 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
           )
         : chatIds.map(() => null),
     ),
-    attachments: new DataLoader(async (ids) =>
+    attachments: loader(async (ids) =>
       byKey(ids, await prisma.attachment.findMany({ where: { id: { in: [...ids] } } }), (row) => row.id),
     ),
-    presence: new DataLoader((ids) => presenceOf({ services, prisma, viewer, loaders }, ids)),
-    contacts: new DataLoader(async (ids) =>
+    presence: loader((ids) => presenceOf({ services, prisma, viewer, loaders }, ids)),
+    contacts: loader(async (ids) =>
       viewerId
         ? byKey(
             ids,
@@ -144,22 +161,22 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
           )
         : ids.map(() => null),
     ),
-    readCounts: new DataLoader(
+    readCounts: loader(
       async (ids) => {
         const counts = await groupReadCounts({ services }, ids);
         return ids.map((id) => counts.get(String(id)) ?? 0);
       },
       { cacheKeyFn: String },
     ),
-    groupStats: new DataLoader(async (chatIds) => {
+    groupStats: loader(async (chatIds) => {
       if (!viewerId) return chatIds.map(() => null);
       const stats = await groupConversationStats({ services }, viewerId, chatIds);
       return chatIds.map((id) => stats.get(id) ?? null);
     }),
-    groups: new DataLoader(async (ids) =>
+    groups: loader(async (ids) =>
       byKey(ids, await prisma.group.findMany({ where: { id: { in: [...ids] } } }), (group) => group.id),
     ),
-    memberships: new DataLoader(async (ids) =>
+    memberships: loader(async (ids) =>
       viewerId
         ? byKey(
             ids,

@@ -100,7 +100,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     db,
     prisma: db.prisma,
     pubsub,
-    chatLog: new ChatLogTailer(db, pubsub, log),
+    chatLog: new ChatLogTailer(db, pubsub, log, config.deliveryPollSeconds * 1000),
     presence: createPresenceStore(redis, {
       prefix: config.redisPrefix,
       instanceId,

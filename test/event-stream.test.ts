@@ -273,3 +273,51 @@ describe("command messages", () => {
     await socket.dispose();
   });
 });
+
+describe("a lost wake-up", () => {
+  let lossy: TestServer & { app: App };
+  before(async () => {
+    lossy = await startApp({ DELIVERY_POLL_SECONDS: "1" });
+  });
+  after(() => lossy.stop());
+
+  it("is made up by the instance's own look within DELIVERY_POLL_SECONDS, in both logs", async () => {
+    const [alice, bob] = [await signUp(lossy.url), await signUp(lossy.url)];
+    const group = (
+      await ok(
+        lossy.url,
+        'mutation($m: [String!]) { createGroup(name: "g", members: $m) { id } }',
+        {
+          m: [bob.username],
+        },
+        alice.token,
+      )
+    ).createGroup.id;
+    const socket = connect(lossy.url, bob.token);
+    await socket.connected;
+    const events = subscribe(socket, SMALL_STREAM, { since: await cursorOf(lossy.url, bob.token) });
+    await sendText(lossy.url, alice.token, bob.username, "woken");
+    assert.equal(text(await events.next()), "woken");
+
+    // Wake-ups are dropped, as Redis pubsub drops them while a subscriber reconnects.
+    const { pubsub } = lossy.app.services;
+    const publish = pubsub.publish;
+    pubsub.publish = ((topic: string, ...rest: unknown[]) => {
+      if (topic === "streamAdvanced" || topic === "chatLogAdvanced") return;
+      return (publish as (...args: unknown[]) => unknown).call(pubsub, topic, ...rest);
+    }) as typeof publish;
+    try {
+      await sendText(lossy.url, alice.token, bob.username, "direct, never announced");
+      await ok(
+        lossy.url,
+        'mutation($g: ID!) { sendMessage(to: { group: $g }, body: { text: { text: "group, never announced" } }) { id } }',
+        { g: group },
+        alice.token,
+      );
+      const arrived = [text(await events.next(5000)), text(await events.next(5000))];
+      assert.deepEqual(arrived.sort(), ["direct, never announced", "group, never announced"]);
+    } finally {
+      pubsub.publish = publish;
+    }
+  });
+});

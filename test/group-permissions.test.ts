@@ -47,6 +47,7 @@ interface Fixture {
   pass: Pass;
   name: string;
   fileId?: string;
+  messageId?: string;
   cursor?: string;
 }
 
@@ -143,6 +144,8 @@ const onGroup = (field: string) => `mutation($id: ID!) { ${field}(id: $id) }`;
 const SEND = `mutation($id: ID!, $text: String!) {
   sendMessage(to: { group: $id }, body: { text: { text: $text } }) { id }
 }`;
+const RECALL = "mutation($m: ID!) { recallMessage(id: $m) { id recalled } }";
+const CONVERSATIONS = "{ conversations(first: 100) { edges { node { group { id } unreadCount } } } }";
 const UPLOAD_GROUP_FILE = "mutation($id: ID!, $a: ID!) { uploadGroupFile(id: $id, attachmentId: $a) { id } }";
 const EVENT_CURSOR = "{ eventCursor }";
 const SYNC = `query($since: String) {
@@ -619,6 +622,91 @@ const TABLE: Row[] = [
     state: async (fx) => ({ group: await groupState(fx.id), history: await ownerHistory(fx.id) }),
     changed: (before, after, _fx, actor) => {
       assert.deepEqual(after.history, [...before.history, `${nameOf(actor as Person)}:hello from ${actor}`]);
+    },
+  },
+  {
+    name: "recallMessage (the member's own message)",
+    query: RECALL,
+    setup: async (fx) => {
+      fx.messageId = (await as("member", SEND, { id: fx.id, text: "to recall" })).sendMessage.id;
+    },
+    vars: (fx) => ({ m: fx.messageId }),
+    // Outsiders cannot see the message, so for them it does not exist.
+    expect: { ...MEMBERS_AS_USERS, outsider: "NOT_FOUND", blocked: "NOT_FOUND", app: "ok" },
+    state: (fx) => ownerHistory(fx.id),
+    changed: (before, after) => {
+      assert.deepEqual(before, [`${nameOf("member")}:to recall`]);
+      assert.deepEqual(after, [`${nameOf("member")}:undefined`]);
+    },
+  },
+  {
+    name: "recallMessage (another member's message)",
+    query: RECALL,
+    setup: async (fx) => {
+      fx.messageId = (await as("target", SEND, { id: fx.id, text: "to recall" })).sendMessage.id;
+    },
+    vars: (fx) => ({ m: fx.messageId }),
+    expect: { ...MANAGERS, outsider: "NOT_FOUND", blocked: "NOT_FOUND" },
+    state: (fx) => ownerHistory(fx.id),
+    changed: (_before, after) => assert.deepEqual(after, [`${nameOf("target")}:undefined`]),
+  },
+  {
+    name: "editMessage (the member's own message)",
+    query: 'mutation($m: ID!) { editMessage(id: $m, body: { text: { text: "edited" } }) { id } }',
+    setup: async (fx) => {
+      fx.messageId = (await as("member", SEND, { id: fx.id, text: "first draft" })).sendMessage.id;
+    },
+    vars: (fx) => ({ m: fx.messageId }),
+    // Only the sender edits; the app server is no user.
+    expect: {
+      owner: "FORBIDDEN",
+      admin: "FORBIDDEN",
+      member: "ok",
+      outsider: "NOT_FOUND",
+      blocked: "NOT_FOUND",
+      app: "FORBIDDEN",
+    },
+    state: (fx) => ownerHistory(fx.id),
+    changed: (_before, after) => assert.deepEqual(after, [`${nameOf("member")}:edited`]),
+  },
+  {
+    name: "markConversationRead",
+    query: "mutation($id: ID!) { markConversationRead(conversation: { group: $id }) { id unreadCount } }",
+    setup: async (fx) => {
+      await as("target", SEND, { id: fx.id, text: "unread by all but target" });
+    },
+    vars: (fx) => ({ id: fx.id }),
+    expect: MEMBERS_AS_USERS,
+    changed: async (_before, _after, fx, actor) => {
+      const data = await ok(url, CONVERSATIONS, {}, tokenOf(actor));
+      const mine = data.conversations.edges.find((edge: any) => edge.node.group?.id === fx.id);
+      assert.equal(mine.node.unreadCount, 0);
+    },
+  },
+  {
+    name: "sendTyping to { group }",
+    query: "mutation($id: ID!) { sendTyping(conversation: { group: $id }) }",
+    // Like sending: any non-member is NOT_MEMBER, and it names no private group.
+    privately: { outsider: "NOT_MEMBER", blocked: "NOT_MEMBER" },
+    vars: (fx) => ({ id: fx.id }),
+    expect: MEMBERS_AS_USERS,
+    // Typing is live only: nothing to see afterwards but that nothing else changed.
+    changed: (before, after) => assert.deepEqual(after, before),
+  },
+  {
+    name: "deleteMessages in { group }",
+    query: "mutation($id: ID!, $m: [ID!]!) { deleteMessages(conversation: { group: $id }, messageIds: $m) }",
+    setup: async (fx) => {
+      fx.messageId = (await as("target", SEND, { id: fx.id, text: "to delete" })).sendMessage.id;
+    },
+    vars: (fx) => ({ id: fx.id, m: [fx.messageId] }),
+    expect: MEMBERS_AS_USERS,
+    state: (fx) => ownerHistory(fx.id),
+    changed: async (before, _after, fx, actor) => {
+      // One-sided: gone from the caller's history only.
+      const data = await ok(url, HISTORY, { id: fx.id }, tokenOf(actor));
+      assert.deepEqual(data.messages.edges, []);
+      if (actor !== "owner") assert.deepEqual(await ownerHistory(fx.id), before);
     },
   },
 ];

@@ -338,6 +338,54 @@ describe("creating and finding groups", () => {
   });
 });
 
+describe("limits on changes", () => {
+  it("enforces the limits of updates, announcements, requests, invitations and admins", async () => {
+    const owner = await signUp(url);
+    const many = await createUsers(url, uniqueName("lim"), 101);
+    const group = await createGroup(owner, {
+      isPublic: true,
+      joinPolicy: "APPROVAL",
+      members: many.slice(0, 100),
+    });
+    const id = group.id;
+    const UPDATE = `mutation($id: ID!, $ext: JSON, $max: Int) {
+      updateGroup(id: $id, ext: $ext, maxMembers: $max) { id maxMembers ext }
+    }`;
+    const ANNOUNCE =
+      "mutation($id: ID!, $t: String!) { setGroupAnnouncement(id: $id, text: $t) { announcement } }";
+    await fails("LIMIT_EXCEEDED", url, UPDATE, { id, ext: { pad: "x".repeat(8200) } }, owner.token);
+    await fails("LIMIT_EXCEEDED", url, UPDATE, { id, max: 100 }, owner.token);
+    assert.equal((await ok(url, UPDATE, { id, max: 101 }, owner.token)).updateGroup.maxMembers, 101);
+    await fails("BAD_USER_INPUT", url, ANNOUNCE, { id, t: "a".repeat(513) }, owner.token);
+    assert.equal(
+      (await ok(url, ANNOUNCE, { id, t: "a".repeat(512) }, owner.token)).setGroupAnnouncement.announcement
+        .length,
+      512,
+    );
+
+    const applicant = await signUp(url);
+    await fails("BAD_USER_INPUT", url, JOIN, { id, m: "m".repeat(501) }, applicant.token);
+    await fails("LIMIT_EXCEEDED", url, onUsers("inviteToGroup"), { id, u: many }, owner.token);
+
+    // At most 100 admins.
+    for (const name of many.slice(0, 100))
+      await ok(url, onUser("addGroupAdmin"), { id, u: name }, owner.token);
+    const [last] = await createUsers(url, uniqueName("lim"), 1);
+    await ok(url, UPDATE, { id, max: 102 }, owner.token);
+    await ok(url, onUsers("inviteToGroup"), { id, u: [last!] }, owner.token);
+    const lastToken = (
+      await ok(
+        url,
+        "mutation($u: String!) { adminIssueUserToken(username: $u) { token } }",
+        { u: last },
+        await adminToken(url),
+      )
+    ).adminIssueUserToken.token;
+    await ok(url, ACCEPT_INVITE, { id }, lastToken);
+    await fails("LIMIT_EXCEEDED", url, onUser("addGroupAdmin"), { id, u: last }, owner.token);
+  });
+});
+
 describe("roles", () => {
   it("only the owner names admins; admins cannot remove admins or the owner; the owner cannot leave", async () => {
     const [owner, admin, m1, m2, m3] = await users(5);
@@ -1372,10 +1420,10 @@ describe("destroying a group", () => {
   });
 });
 
-describe("recall outside the sender's window", () => {
+describe("a server with strict settings", () => {
   let strict: TestServer;
   before(async () => {
-    strict = await startApp({ RECALL_WINDOW_SECONDS: "0" });
+    strict = await startApp({ RECALL_WINDOW_SECONDS: "0", GROUP_READ_RECEIPT_MAX_MEMBERS: "2" });
   });
   after(() => strict.stop());
 
@@ -1398,5 +1446,20 @@ describe("recall outside the sender's window", () => {
     assert.equal((await ok(strict.url, RECALL, { id: first }, owner.token)).recallMessage.recalled, true);
     const second = await send("two");
     assert.equal((await ok(strict.url, RECALL, { id: second }, admin.token)).recallMessage.recalled, true);
+  });
+
+  it("read receipts are for groups up to GROUP_READ_RECEIPT_MAX_MEMBERS", async () => {
+    const [owner, member, third] = [
+      await signUp(strict.url),
+      await signUp(strict.url),
+      await signUp(strict.url),
+    ];
+    const id = (await ok(strict.url, CREATE, { name: "pair", members: names(member) }, owner.token))
+      .createGroup.id;
+    const asking = { ...sayVars(id, "seen?"), rr: true };
+    assert.equal((await ok(strict.url, SEND, asking, owner.token)).sendMessage.requestReadReceipts, true);
+    await ok(strict.url, onUsers("inviteToGroup"), { id, u: [third.username] }, owner.token);
+    await ok(strict.url, ACCEPT_INVITE, { id }, third.token);
+    await fails("LIMIT_EXCEEDED", strict.url, SEND, asking, owner.token);
   });
 });

@@ -220,6 +220,7 @@ export async function runGroup(server: BenchServer, options: GroupOptions) {
     rssMaxMb = Math.max(rssMaxMb, processUsage(server.pid)?.rssMb ?? 0);
   }, 250);
   const usageBefore = processUsage(server.pid);
+  const generatorBefore = process.cpuUsage();
   const begin = performance.now();
   const background = directTraffic(options.seconds);
   const sends: Promise<void>[] = [];
@@ -257,6 +258,7 @@ export async function runGroup(server: BenchServer, options: GroupOptions) {
   }
   const phaseSeconds = (performance.now() - begin) / 1000;
   const usageAfter = processUsage(server.pid);
+  const generator = process.cpuUsage(generatorBefore);
   clearInterval(rssSampler);
   const rowsAfter = await rowsWritten();
   await stats?.end();
@@ -323,6 +325,10 @@ export async function runGroup(server: BenchServer, options: GroupOptions) {
             rssMaxMb: Math.max(rssMaxMb, usageAfter.rssMb),
           }
         : undefined,
+    // This process: every member's client, the senders and the tallies.
+    loadGenerator: {
+      cpuPercent: round(((generator.user + generator.system) / 1000 / (phaseSeconds * 1000)) * 100),
+    },
     db: stats
       ? {
           rowsWritten: rowsAfter - rowsBefore,

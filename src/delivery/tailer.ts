@@ -3,23 +3,30 @@ import type { Logger } from "../logger.js";
 import type { PubSub } from "../pubsub/index.js";
 import type { ChatEphemeralMessage } from "../pubsub/topics.js";
 import { chatLogHead, type EntryRow, readAllEntries } from "./chat-log.js";
+import { streamHeads } from "./user-log.js";
 
 // Each instance follows the whole chat log with one reader, and hands each entry to the streams it
 // holds for the entry's chat (Mattermost's per-instance hub): a group message costs one publish and
 // one read per instance, not one per member. Streams decide for themselves, from their membership
 // spans, whether they may see an entry; the index here only narrows who is asked.
+//
+// Wake-ups can be lost (Redis pubsub drops them while a subscriber reconnects), so the tailer also
+// looks every DELIVERY_POLL_SECONDS, once for the whole instance: it reads the chat log on, and the stream heads
+// of the users it holds streams for, and tells each stream where its user's log stands.
 
 /** A stream's side of the tailer. */
 export interface TailReader {
   readonly userId: string;
   /** Entries of the reader's chats, or naming its user, in position order. */
   entries(rows: EntryRow[]): void;
+  /** Its user's own log has positions up to `head` (the periodic look, in case a wake-up was lost). */
+  userLogAt(head: bigint): void;
   ephemeral(message: ChatEphemeralMessage): void;
 }
 
 const PAGE = 500;
-/** The log is read this often even without a wake-up, in case one was lost. */
-const POLL_MS = 30_000;
+/** Users whose stream heads one statement reads. */
+const HEADS_BATCH = 5000;
 
 export class ChatLogTailer {
   private pos = 0n;
@@ -37,6 +44,8 @@ export class ChatLogTailer {
     private readonly db: Database,
     private readonly pubsub: PubSub,
     private readonly log: Logger,
+    /** The logs are looked at this often even without a wake-up, in case one was lost. */
+    private readonly pollMs: number,
   ) {}
 
   /**
@@ -91,7 +100,10 @@ export class ChatLogTailer {
         this.pubsub.subscribe("chatEphemeral", "all", (message) => this.ephemeral(message)),
       ]);
       this.pos = await chatLogHead(this.db);
-      this.poller = setInterval(() => this.poke(), POLL_MS);
+      this.poller = setInterval(() => {
+        this.poke();
+        void this.lookAtUserLogs();
+      }, this.pollMs);
       this.poller.unref();
     })();
     return this.started;
@@ -124,6 +136,20 @@ export class ChatLogTailer {
       if (!this.stopped) this.log.warn("Reading the chat log failed", { error: (error as Error).message });
     } finally {
       this.reading = false;
+    }
+  }
+
+  private async lookAtUserLogs(): Promise<void> {
+    const users = [...this.byUser.keys()];
+    try {
+      for (let start = 0; start < users.length && !this.stopped; start += HEADS_BATCH) {
+        const heads = await streamHeads(this.db, users.slice(start, start + HEADS_BATCH));
+        for (const [userId, head] of heads) {
+          for (const reader of this.byUser.get(userId) ?? []) reader.userLogAt(head);
+        }
+      }
+    } catch (error) {
+      if (!this.stopped) this.log.warn("Reading stream heads failed", { error: (error as Error).message });
     }
   }
 

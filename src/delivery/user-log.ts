@@ -1,4 +1,6 @@
 import type { Context, Services } from "../context.js";
+import type { Database } from "../db/client.js";
+import { sql } from "../db/sql.js";
 import type { EventKind, Prisma } from "../generated/prisma/client.js";
 import type { WireEvent } from "../pubsub/topics.js";
 import { appendEntries, type ChatEntry, lockChats, type NewChatEntry } from "./chat-log.js";
@@ -226,6 +228,14 @@ export async function readEvents(
     take: limit,
   });
   return rows.map((row) => ({ ...row, data: row.data as Record<string, unknown> | null }));
+}
+
+/** The last positions of these users' streams; users with no event yet are left out. */
+export async function streamHeads(db: Database, userIds: readonly string[]): Promise<Map<string, bigint>> {
+  const rows = await db.query<{ userId: string; lastSeq: string }>(
+    sql`SELECT "userId", "lastSeq"::text AS "lastSeq" FROM "UserStream" WHERE "userId" = ANY(${userIds}::uuid[])`,
+  );
+  return new Map(rows.map((row) => [row.userId, BigInt(row.lastSeq)]));
 }
 
 /** The user's last position; 0 before the first event. */

@@ -61,8 +61,6 @@ export interface EventEnvelope {
 }
 
 const PAGE = 200;
-/** A stream re-reads the log this often even without a wake-up, in case one was lost. */
-const POLL_MS = 30_000;
 /** Live-only events waiting for a slow reader; beyond this the oldest are dropped. */
 const EPHEMERAL_BACKLOG = 256;
 /** Events a wake-up carried, kept for a stream that is behind; beyond this it reads the database. */
@@ -317,8 +315,6 @@ class Signals {
   /** Events wake-ups carried, by position, and the messages they came with. */
   readonly inbox = new Map<bigint, StoredEvent>();
   readonly carried = new Map<string, MessageRecord>();
-  /** Set by the poll timer: read the log even without an announcement. */
-  pollDue = false;
   ephemeral: EventEnvelope[] = [];
   ended: SessionEndKind | undefined;
   private version = 0;
@@ -339,6 +335,14 @@ class Signals {
 
   mark(): number {
     return this.version;
+  }
+
+  /** The user's log has positions up to `position`. */
+  announce(position: bigint) {
+    if (position > this.announced) {
+      this.announced = position;
+      this.notify();
+    }
   }
 
   advanced(message: StreamAdvancedMessage) {
@@ -416,6 +420,10 @@ class ChatFollower implements TailReader {
     this.signals.notify();
   }
 
+  userLogAt(head: bigint): void {
+    this.signals.announce(head);
+  }
+
   ephemeral(message: ChatEphemeralMessage): void {
     if (message.event.kind === "TYPING" && message.senderId === this.userId) return;
     if (message.audience && !message.audience.includes(this.userId)) return;
@@ -487,8 +495,7 @@ export async function deviceEvents(
   /** The chat log's next entries for this user: from the database when it must, else from the inbox. */
   const nextEntries = async (): Promise<{ entries: ChatEntry[]; carried: Map<string, MessageRecord> }> => {
     const carried = new Map<string, MessageRecord>();
-    if (chat.mustRead || signals.pollDue) {
-      signals.pollDue = false;
+    if (chat.mustRead) {
       if (chat.respan) {
         chat.respan = false;
         chat.spans = await spansAfter(services.db, user.id, at.chat);
@@ -506,27 +513,29 @@ export async function deviceEvents(
       return { entries: read.entries, carried };
     }
     const entries: ChatEntry[] = [];
-    while (chat.inbox.length > 0) {
-      const row = chat.inbox[0]!;
-      if (row.pos <= at.chat) {
-        chat.inbox.shift();
-        continue;
-      }
+    // Taken from the front, and cut once at the end: a stream that is behind may hold many.
+    let taken = 0;
+    for (; taken < chat.inbox.length; taken++) {
+      const row = chat.inbox[taken]!;
+      if (row.pos <= at.chat) continue;
       if (chat.changesSpans(row)) {
         // Its own membership changed here: read the spans and the log again from this point.
         chat.mustRead = true;
         chat.respan = true;
         break;
       }
-      chat.inbox.shift();
       if (!entryVisible(row, chat.spans, user.id)) {
-        if (entries.length === 0) at.chat = row.pos;
-        else break;
+        if (entries.length > 0) {
+          taken++;
+          break;
+        }
+        at.chat = row.pos;
         continue;
       }
       entries.push(row);
       if (row.message) carried.set(String(row.messageId), row.message);
     }
+    chat.inbox = taken === chat.inbox.length ? [] : chat.inbox.slice(taken);
     return { entries, carried };
   };
 
@@ -536,10 +545,6 @@ export async function deviceEvents(
       stopped = true;
       signals.notify();
     });
-    const poller = setInterval(() => {
-      signals.pollDue = true;
-      signals.notify();
-    }, POLL_MS);
     const deliver = async (items: Item[], carried: Map<string, MessageRecord>) => {
       for (const envelope of await render(ctx, items, at, carried)) {
         if (stopped || signals.ended) return false;
@@ -554,11 +559,10 @@ export async function deviceEvents(
       while (!stopped && !signals.ended) {
         const seen = signals.mark();
         let carried = new Map<string, MessageRecord>();
-        const pollDue = signals.pollDue;
         if (backlog.length === 0 && signals.inbox.size > 0) {
           ({ events: backlog, messages: carried } = signals.takeFrom(userAt));
         }
-        if (backlog.length === 0 && (more || signals.announced > userAt || pollDue)) {
+        if (backlog.length === 0 && (more || signals.announced > userAt)) {
           backlog = await readEvents(ctx, user.id, userAt, PAGE);
           more = backlog.length === PAGE;
           if (backlog.length > 0 && backlog[0]!.seq !== userAt + 1n) throw cursorExpired();
@@ -593,7 +597,6 @@ export async function deviceEvents(
         });
       }
     } finally {
-      clearInterval(poller);
       unsubscribe();
       delivered?.();
     }

@@ -10,6 +10,7 @@ export async function requireUsersNamed(
   field = "usernames",
 ): Promise<User[]> {
   const names = [...new Set(usernames.map((name) => check.username(name, field)))];
+  if (names.length === 0) return [];
   const users = await ctx.prisma.user.findMany({ where: { username: { in: names }, deletedAt: null } });
   const unknown = names.filter((name) => !users.some((user) => user.username === name));
   if (unknown.length > 0) throw notFound(`No users named ${unknown.map((name) => `"${name}"`).join(", ")}`);
