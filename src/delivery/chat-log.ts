@@ -55,6 +55,16 @@ export function entryVisible(entry: ChatEntry, spans: readonly Span[], userId: s
   return covered && (entry.audience.length === 0 || entry.audience.includes(userId));
 }
 
+/** An entry that ends its chat for every member: they read it and nothing after it. */
+export function closesChat(entry: ChatEntry): boolean {
+  return entry.kind === "GROUP" && entry.data?.kind === "GROUP_DESTROYED";
+}
+
+/** Whether the entry is about this user (a join, a removal, a change of what they receive). */
+export function namesUser(entry: Pick<ChatEntry, "data">, userId: string): boolean {
+  return ((entry.data?.users as string[] | undefined) ?? []).includes(userId);
+}
+
 /** The twin of entryVisible, joining a user's spans `s` to entries `e`. */
 const ENTRY_VISIBLE = `e."chatId" = s."chatId" AND e.pos >= s."fromPos"
   AND (s."untilPos" IS NULL OR e.pos <= s."untilPos")

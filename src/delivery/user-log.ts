@@ -140,7 +140,11 @@ export function positioned<E extends { userId: string }>(
   returned: readonly { userId: string; seq: bigint | string | number }[],
 ): (E & { seq: bigint })[] {
   const byUser = new Map<string, bigint[]>();
-  for (const row of returned) byUser.set(row.userId, [...(byUser.get(row.userId) ?? []), BigInt(row.seq)]);
+  for (const row of returned) {
+    const seqs = byUser.get(row.userId);
+    if (seqs) seqs.push(BigInt(row.seq));
+    else byUser.set(row.userId, [BigInt(row.seq)]);
+  }
   for (const seqs of byUser.values()) seqs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return events.map((event) => ({ ...event, seq: byUser.get(event.userId)!.shift()! }));
 }
