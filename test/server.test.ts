@@ -139,7 +139,7 @@ describe("the server process", () => {
       const alice = await signUp(first.url);
       await assert.rejects(spawnServer(embedded), /in use by process/);
       await first.stop();
-      assert.equal(first.process.exitCode, 0);
+      assert.equal(first.process.exitCode, 0, first.stderr());
 
       const second = await spawnServer(embedded);
       await ok(second.url, "{ me { id } }", {}, alice.token); // sessions survive too
@@ -182,7 +182,7 @@ describe("the server process", () => {
     assert.equal(result.errors, undefined, JSON.stringify(result.errors));
     assert.equal(result.data?.register.user.username, "slow-one");
     assert.ok(Date.now() - started >= 50);
-    assert.equal(running.process.exitCode, 0);
+    assert.equal(running.process.exitCode, 0, running.stderr());
   });
 
   it("drains on SIGTERM: open WebSockets are closed with 1001 and the process exits cleanly", async () => {
@@ -194,6 +194,6 @@ describe("the server process", () => {
     await socket.connected;
     await running.stop();
     assert.equal((await socket.closed).code, 1001);
-    assert.equal(running.process.exitCode, 0);
+    assert.equal(running.process.exitCode, 0, running.stderr());
   });
 });

@@ -84,6 +84,8 @@ export class LiveConnection {
  */
 export class ConnectionRegistry {
   private readonly byDevice = new Map<string, DeviceEntry>();
+  /** Close handlers still writing (lastSeenAt, presence): a draining server waits for them. */
+  private readonly closing = new Set<Promise<void>>();
 
   constructor(private readonly services: Services) {}
 
@@ -106,15 +108,27 @@ export class ConnectionRegistry {
       entry.stop();
       this.byDevice.delete(connection.deviceId);
     }
+    const work = this.recordClose(connection);
+    this.closing.add(work);
+    await work.finally(() => this.closing.delete(work));
+  }
+
+  private async recordClose(connection: LiveConnection): Promise<void> {
     // lastSeenAt first, so the presence announcement that may follow shows it.
     await this.services.prisma.device
       .update({ where: { id: connection.deviceId }, data: { lastSeenAt: new Date() } })
       .catch(() => {}); // the device may be gone with its deleted user
-    await this.services.presence.disconnected(connection.userId, connection.deviceId, connection.id);
+    try {
+      await this.services.presence.disconnected(connection.userId, connection.deviceId, connection.id);
+    } catch (error) {
+      // Presence expires by itself on every instance (PRESENCE_TIMEOUT_SECONDS): a lost update only delays it.
+      this.services.log.warn("Recording a disconnect failed", { error: (error as Error).message });
+    }
   }
 
+  /** Open connections, and closed ones whose handlers are still writing. */
   get size(): number {
-    let count = 0;
+    let count = this.closing.size;
     for (const { connections } of this.byDevice.values()) count += connections.size;
     return count;
   }

@@ -51,7 +51,7 @@ const SPAWN_TIMEOUT_MS = 60_000;
 /** The real server as its own process (`npm start`'s entry point), for restarts, signals and several instances. */
 export async function spawnServer(
   env: Record<string, string>,
-): Promise<TestServer & { process: ChildProcess }> {
+): Promise<TestServer & { process: ChildProcess; stderr(): string }> {
   // SERVER_NODE_ARGS adds node flags to the server alone, e.g. "--cpu-prof" for a profile of a bench run.
   const nodeArgs = process.env.SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
@@ -87,6 +87,8 @@ export async function spawnServer(
   return {
     url,
     process: child,
+    /** What the server wrote to stderr so far (its log): for a failing assertion's message. */
+    stderr: () => stderr,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");
