@@ -1,27 +1,16 @@
 import assert from "node:assert/strict";
-import { after, before, it } from "node:test";
-import { startApp, type TestServer } from "./helpers/app.js";
-import { connect, eventually, ok, type Socket, subscribe } from "./helpers/client.js";
+import { it } from "node:test";
+import { eventually, ok, subscribe } from "./helpers/client.js";
 import { adminToken, createUsers } from "./helpers/factories.js";
 import { cursorOf } from "./helpers/messaging.js";
+import { connect, url, useTestServer } from "./helpers/test-server.js";
 
 // Many writers at once into one group: 10 senders while members join and are removed. Every
 // member's live stream must hold exactly what a fresh sync from the same cursor gives (the stream's
 // live path and the database's visibility rule agree), in position order, with no repeat, and with
 // the group's messages in id order.
 
-let server: TestServer;
-let url: string;
-const sockets: Socket[] = [];
-
-before(async () => {
-  server = await startApp();
-  url = server.url;
-});
-after(async () => {
-  await Promise.all(sockets.map((socket) => socket.dispose()));
-  await server.stop();
-});
+useTestServer();
 
 const STREAM = `subscription($since: String) { events(since: $since) { cursor event { __typename
   ... on MessageEvent { message { id chatType } }
@@ -93,8 +82,7 @@ it("10 senders, joins and removals at once: every stream equals a fresh sync, ga
   const members: Member[] = [];
   for (const username of names) {
     const token = tokens.get(username)!;
-    const socket = connect(url, token);
-    sockets.push(socket);
+    const socket = connect(token);
     await socket.connected;
     const since = await cursorOf(url, token);
     members.push({ username, token, since, stream: subscribe(socket, STREAM, { since }) });

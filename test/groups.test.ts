@@ -1,25 +1,15 @@
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { startApp, type TestServer } from "./helpers/app.js";
-import { connect, fails, gql, ok, type Socket, subscribe, uploaded } from "./helpers/client.js";
+import { fails, gql, ok, subscribe, uploaded } from "./helpers/client.js";
 import { uniqueName } from "./helpers/env.js";
 import { adminToken, createUsers, type SignedIn, signIn, signUp } from "./helpers/factories.js";
 import { cursorOf, nextEvent, sendText } from "./helpers/messaging.js";
+import { connect, url, useTestServer } from "./helpers/test-server.js";
 
 // Groups over the real API: HTTP for queries and mutations, graphql-ws for each member's stream.
 
-let server: TestServer;
-let url: string;
-const sockets: Socket[] = [];
-before(async () => {
-  server = await startApp();
-  url = server.url;
-});
-// Each test's connections close when it ends, as in the other test files.
-afterEach(async () => {
-  await Promise.all(sockets.splice(0).map((socket) => socket.dispose()));
-});
-after(() => server.stop());
+useTestServer();
 
 const GROUP = `id name description isPublic joinPolicy allowMemberInvites maxMembers memberCount allMuted ext
   myRole destroyed owner { username }`;
@@ -160,8 +150,7 @@ async function memberNames(user: SignedIn, id: string, role?: string): Promise<s
 
 /** A device's stream from the user's current cursor (GroupEvent and messages selected). */
 async function watch(user: SignedIn): Promise<Stream> {
-  const socket = connect(url, user.token);
-  sockets.push(socket);
+  const socket = connect(user.token);
   await socket.connected;
   return subscribe(socket, STREAM, { since: await cursorOf(url, user.token) });
 }
@@ -856,8 +845,7 @@ describe("group events and history", () => {
     await say(owner!, group.id, "while m2 was away");
 
     // m2 was offline the whole time: the stream replays from the cursor.
-    const socket = connect(url, m2!.token);
-    sockets.push(socket);
+    const socket = connect(m2!.token);
     await socket.connected;
     const replay = subscribe(socket, STREAM, { since });
     const first = await nextEvent(replay, "GroupEvent");
@@ -877,8 +865,7 @@ describe("group events and history", () => {
     await say(owner!, id, "after the removal");
     await sendText(url, other!.token, m1!.username, "direct after the removal");
 
-    const socket = connect(url, m1!.token);
-    sockets.push(socket);
+    const socket = connect(m1!.token);
     await socket.connected;
     const replay = subscribe(socket, STREAM, { since });
     // The direct chat and the group are different conversations: only the order within each is fixed.

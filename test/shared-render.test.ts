@@ -1,28 +1,18 @@
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { isObjectType } from "graphql";
 import { SAME_FOR_EVERY_VIEWER } from "../src/delivery/shared-render.js";
 import { schema } from "../src/schema/index.js";
-import { startApp, type TestServer } from "./helpers/app.js";
-import { connect, ok, type Socket, subscribe, uploaded } from "./helpers/client.js";
+import { ok, subscribe, uploaded } from "./helpers/client.js";
 import { type SignedIn, signUp } from "./helpers/factories.js";
 import { cursorOf, sendText, userPosition } from "./helpers/messaging.js";
+import { connect, url, useTestServer } from "./helpers/test-server.js";
 
 // A group message is rendered once per distinct selection on an instance and handed to every
 // member's stream (delivery/shared-render.ts). What each member sees must still be their own: their
 // cursor, their download links, their conversation.
 
-let server: TestServer;
-let url: string;
-const sockets: Socket[] = [];
-before(async () => {
-  server = await startApp();
-  url = server.url;
-});
-afterEach(async () => {
-  await Promise.all(sockets.splice(0).map((socket) => socket.dispose()));
-});
-after(() => server.stop());
+useTestServer();
 
 const SHARED_STREAM = `subscription($since: String, $withBody: Boolean!) {
   events(since: $since) {
@@ -59,8 +49,7 @@ async function groupOf(owner: SignedIn, members: SignedIn[]): Promise<string> {
 }
 
 async function stream(user: SignedIn, query: string, variables: Record<string, unknown> = {}) {
-  const socket = connect(url, user.token);
-  sockets.push(socket);
+  const socket = connect(user.token);
   await socket.connected;
   return subscribe(socket, query, { since: await cursorOf(url, user.token), ...variables });
 }
@@ -193,8 +182,7 @@ describe("a shared selection's stream", () => {
 
   it("refuses a cursor that is not one, with the API's code", async () => {
     const a = await signUp(url);
-    const socket = connect(url, a.token);
-    sockets.push(socket);
+    const socket = connect(a.token);
     await socket.connected;
     const events = subscribe(socket, SHARED_STREAM, { since: "not-a-cursor", withBody: true });
     const result = await events.next();
