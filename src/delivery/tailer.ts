@@ -11,8 +11,8 @@ import { streamHeads } from "./user-log.js";
 // spans, whether they may see an entry; the index here only narrows who is asked.
 //
 // Wake-ups can be lost (Redis pubsub drops them while a subscriber reconnects), so the tailer also
-// looks every DELIVERY_POLL_SECONDS, once for the whole instance: it reads the chat log on, and the stream heads
-// of the users it holds streams for, and tells each stream where its user's log stands.
+// looks every DELIVERY_POLL_SECONDS, once for the whole instance: it reads the chat log on, and the
+// stream heads of the users it holds streams for, and tells each stream where its user's log stands.
 
 /** A stream's side of the tailer. */
 export interface TailReader {
