@@ -51,6 +51,8 @@ export interface Config {
   groupMaxMembers: number;
   /** Groups up to this size may ask for read receipts (readCount, readBy). */
   groupReadReceiptMaxMembers: number;
+  /** Group members hear of a thread's new messages at most once per this many seconds. */
+  threadSummarySeconds: number;
   graphiql: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
@@ -147,6 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
     deliveryPollSeconds: integer(env, "DELIVERY_POLL_SECONDS", 30, 1, 3600),
     groupMaxMembers: integer(env, "GROUP_MAX_MEMBERS", 3000, 2, 100_000),
     groupReadReceiptMaxMembers: integer(env, "GROUP_READ_RECEIPT_MAX_MEMBERS", 500, 2, 100_000),
+    threadSummarySeconds: integer(env, "THREAD_SUMMARY_SECONDS", 5, 1, 3600),
     graphiql: boolean(env, "GRAPHIQL", true),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
   };

@@ -12,6 +12,8 @@ import type {
   Group,
   GroupMember,
   Message,
+  Thread,
+  ThreadMember,
   User,
 } from "./generated/prisma/client.js";
 import type { Logger } from "./logger.js";
@@ -25,6 +27,7 @@ import {
   groupReadCounts,
 } from "./resolvers/conversation-stats.js";
 import { type PresenceView, presenceOf } from "./resolvers/presence-view.js";
+import { type ThreadStats, threadStats } from "./resolvers/threads/stats.js";
 import { hashToken, tokenKind } from "./security/tokens.js";
 
 /** What lives as long as the server: built once in server.ts, shared by every request. */
@@ -96,6 +99,12 @@ export interface Loaders {
   groupStats: DataLoader<string, GroupConversationStats | null>;
   /** groupId → the viewer's membership of it. */
   memberships: DataLoader<string, GroupMember | null>;
+  threads: DataLoader<string, Thread | null>;
+  /** Message id → the live thread started from it. */
+  threadsByParent: DataLoader<bigint, Thread | null, string>;
+  threadStats: DataLoader<string, ThreadStats | null>;
+  /** threadId → the viewer's membership of it. */
+  threadMemberships: DataLoader<string, ThreadMember | null>;
 }
 
 /**
@@ -182,6 +191,31 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
             ids,
             await prisma.groupMember.findMany({ where: { userId: viewerId, groupId: { in: [...ids] } } }),
             (member) => member.groupId,
+          )
+        : ids.map(() => null),
+    ),
+    threads: loader(async (ids) =>
+      byKey(ids, await prisma.thread.findMany({ where: { id: { in: [...ids] } } }), (thread) => thread.id),
+    ),
+    threadsByParent: loader(
+      async (ids) =>
+        byKey(
+          ids,
+          await prisma.thread.findMany({ where: { parentMessageId: { in: [...ids] }, destroyedAt: null } }),
+          (thread) => thread.parentMessageId,
+        ),
+      { cacheKeyFn: String },
+    ),
+    threadStats: loader(async (ids) => {
+      const stats = await threadStats(services, ids);
+      return ids.map((id) => stats.get(id) ?? null);
+    }),
+    threadMemberships: loader(async (ids) =>
+      viewerId
+        ? byKey(
+            ids,
+            await prisma.threadMember.findMany({ where: { userId: viewerId, threadId: { in: [...ids] } } }),
+            (member) => member.threadId,
           )
         : ids.map(() => null),
     ),

@@ -32,6 +32,7 @@ import { CloseCode, ConnectionRegistry, delay, type LiveConnection } from "./rea
 import { DOWNLOAD_PATH, loadSigningKey, serveDownload } from "./resolvers/attachments.js";
 import { announcePresence } from "./resolvers/presence.js";
 import { scheduleRetention } from "./resolvers/retention.js";
+import { scheduleSummaries } from "./resolvers/threads/summaries.js";
 import { toClientError } from "./schema/errors.js";
 import { schema } from "./schema/index.js";
 import { parseBearer } from "./security/tokens.js";
@@ -241,7 +242,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
   );
 
   let url = "";
-  let stopRetention = () => {};
+  let stopTimers = () => {};
   return {
     services,
     get url() {
@@ -257,12 +258,15 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host === "0.0.0.0" ? "localhost" : host}:${address.port}/graphql`;
       log.info("Server listening", { url, storage: db.mode, pubsub: redis ? "redis" : "in-process" });
-      stopRetention = scheduleRetention(services);
+      const timers = [scheduleRetention(services), scheduleSummaries(services)];
+      stopTimers = () => {
+        for (const stop of timers) stop();
+      };
     },
     async stop() {
       if (draining) return;
       draining = true;
-      stopRetention();
+      stopTimers();
       log.info("Draining");
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       for (const socket of wsServer.clients) socket.close(CloseCode.GoingAway, "Server shutting down");

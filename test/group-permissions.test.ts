@@ -48,6 +48,9 @@ interface Fixture {
   name: string;
   fileId?: string;
   messageId?: string;
+  threadId?: string;
+  /** Who started the thread: they read its history for the state. */
+  threadCreator?: Person;
   cursor?: string;
 }
 
@@ -710,6 +713,170 @@ const TABLE: Row[] = [
     },
   },
 ];
+
+const THREAD_STATE = `query($id: ID!) {
+  thread(id: $id) { name memberCount }
+  threadMembers(id: $id, first: 100) { edges { node { user { username } } } }
+}`;
+const THREAD_HISTORY = `query($id: ID!) {
+  messages(conversation: { thread: $id }, last: 100) { edges { node { from { username } body { ... on TextBody { text } } } } }
+}`;
+
+/** The thread as the app server sees it, and what its creator reads in it. */
+async function threadState(fx: Fixture) {
+  const result = await call(THREAD_STATE, { id: fx.threadId }, app);
+  if (result.errors?.[0]?.extensions?.code === "NOT_FOUND") return { destroyed: true };
+  assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+  const history = await ok(url, THREAD_HISTORY, { id: fx.threadId }, people[fx.threadCreator!].token);
+  return {
+    destroyed: false,
+    thread: result.data!.thread,
+    members: result.data!.threadMembers.edges.map((edge: any) => edge.node.user.username).sort(),
+    history: history.messages.edges.map((edge: any) => `${edge.node.from?.username}:${edge.node.body?.text}`),
+  };
+}
+
+/** A thread under a group message, started by `creator`, that `joined` joined too. */
+const withThread =
+  (creator: Person, joined: Person[] = []) =>
+  async (fx: Fixture) => {
+    const parent = (await as(creator, SEND, { id: fx.id, text: "a topic" })).sendMessage.id;
+    const thread = await as(
+      creator,
+      'mutation($m: ID!) { createThread(parentMessageId: $m, name: "topic") { id } }',
+      {
+        m: parent,
+      },
+    );
+    fx.threadId = thread.createThread.id;
+    fx.threadCreator = creator;
+    for (const person of joined)
+      await as(person, "mutation($id: ID!) { joinThread(id: $id) { id } }", { id: fx.threadId });
+  };
+const onThread = (field: string) => `mutation($id: ID!) { ${field}(id: $id) }`;
+const inThread = (state: any, person: Person) => state.members.includes(nameOf(person));
+
+/**
+ * Threads: seen by the group's members (outsiders are told as for the group itself), joined by any
+ * of them; run by the thread's creator (renames) and the group's owner and admins.
+ */
+TABLE.push(
+  {
+    name: "createThread",
+    query: 'mutation($m: ID!) { createThread(parentMessageId: $m, name: "new topic") { id } }',
+    setup: async (fx) => {
+      fx.messageId = (await as("target", SEND, { id: fx.id, text: "start here" })).sendMessage.id;
+    },
+    vars: (fx) => ({ m: fx.messageId }),
+    // Outsiders cannot see the message, so for them it does not exist; the app server is no user.
+    expect: { ...MEMBERS_AS_USERS, outsider: "NOT_FOUND", blocked: "NOT_FOUND" },
+    state: async (fx) =>
+      (
+        await ok(
+          url,
+          "query($g: ID!) { threads(groupId: $g) { edges { node { name } } } }",
+          { g: fx.id },
+          app,
+        )
+      ).threads.edges,
+    changed: (before, after) => {
+      assert.deepEqual(before, []);
+      assert.deepEqual(after, [{ node: { name: "new topic" } }]);
+    },
+  },
+  {
+    name: "updateThreadName (another member's thread)",
+    query: 'mutation($id: ID!) { updateThreadName(id: $id, name: "renamed") { id } }',
+    setup: withThread("target"),
+    vars: (fx) => ({ id: fx.threadId }),
+    expect: MANAGERS,
+    state: threadState,
+    changed: (_before, after) => assert.equal(after.thread.name, "renamed"),
+  },
+  {
+    name: "updateThreadName (the member's own thread)",
+    query: 'mutation($id: ID!) { updateThreadName(id: $id, name: "renamed") { id } }',
+    setup: withThread("member"),
+    vars: (fx) => ({ id: fx.threadId }),
+    expect: { ...MANAGERS, member: "ok" },
+    state: threadState,
+    changed: (_before, after) => assert.equal(after.thread.name, "renamed"),
+  },
+  {
+    name: "destroyThread",
+    query: onThread("destroyThread"),
+    setup: withThread("member"),
+    vars: (fx) => ({ id: fx.threadId }),
+    expect: MANAGERS,
+    state: threadState,
+    changed: (_before, after) => assert.deepEqual(after, { destroyed: true }),
+  },
+  {
+    name: "joinThread",
+    query: "mutation($id: ID!) { joinThread(id: $id) { id } }",
+    setup: withThread("target"),
+    vars: (fx) => ({ id: fx.threadId }),
+    expect: MEMBERS_AS_USERS,
+    state: threadState,
+    changed: (before, after, _fx, actor) => {
+      assert.equal(inThread(before, actor as Person), false);
+      assert.equal(inThread(after, actor as Person), true);
+      assert.equal(after.thread.memberCount, before.thread.memberCount + 1);
+    },
+  },
+  {
+    name: "leaveThread",
+    query: onThread("leaveThread"),
+    setup: withThread("target", ["owner", "admin", "member"]),
+    vars: (fx) => ({ id: fx.threadId }),
+    expect: MEMBERS_AS_USERS,
+    state: threadState,
+    changed: (_before, after, _fx, actor) => assert.equal(inThread(after, actor as Person), false),
+  },
+  {
+    name: "removeThreadMember (a member)",
+    query: onUser("removeThreadMember"),
+    setup: withThread("member", ["target"]),
+    vars: (fx) => ({ id: fx.threadId, u: nameOf("target") }),
+    expect: MANAGERS,
+    state: threadState,
+    changed: (_before, after) => assert.equal(inThread(after, "target"), false),
+  },
+  {
+    name: "sendMessage to { thread }",
+    query:
+      "mutation($id: ID!, $text: String!) { sendMessage(to: { thread: $id }, body: { text: { text: $text } }) { id } }",
+    setup: withThread("target", ["owner", "admin", "member"]),
+    // As for groups: any non-member is NOT_MEMBER, and it names no private group.
+    privately: { outsider: "NOT_MEMBER", blocked: "NOT_MEMBER" },
+    vars: (fx, actor) => ({ id: fx.threadId, text: `hello from ${actor}` }),
+    expect: MEMBERS_AS_USERS,
+    state: threadState,
+    changed: (before, after, _fx, actor) => {
+      assert.deepEqual(after.history, [...before.history, `${nameOf(actor as Person)}:hello from ${actor}`]);
+    },
+  },
+  {
+    name: "recallMessage in { thread } (another member's message)",
+    query: RECALL,
+    setup: async (fx) => {
+      await withThread("target")(fx);
+      const sent = await as(
+        "target",
+        'mutation($id: ID!) { sendMessage(to: { thread: $id }, body: { text: { text: "to recall" } }) { id } }',
+        {
+          id: fx.threadId,
+        },
+      );
+      fx.messageId = sent.sendMessage.id;
+    },
+    vars: (fx) => ({ m: fx.messageId }),
+    // The group's owner and admins moderate its threads without joining them.
+    expect: { ...MANAGERS, outsider: "NOT_FOUND", blocked: "NOT_FOUND", member: "NOT_FOUND" },
+    state: threadState,
+    changed: (_before, after) => assert.deepEqual(after.history, [`${nameOf("target")}:undefined`]),
+  },
+);
 
 /** The outcome on this pass: a private group is NOT_FOUND, not NOT_MEMBER, to those outside it. */
 function expected(row: Row, pass: Pass, actor: Actor): Outcome {

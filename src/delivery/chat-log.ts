@@ -55,9 +55,12 @@ export function entryVisible(entry: ChatEntry, spans: readonly Span[], userId: s
   return covered && (entry.audience.length === 0 || entry.audience.includes(userId));
 }
 
-/** An entry that ends its chat for every member: they read it and nothing after it. */
+/** An entry that ends a chat (a group, or a thread in it) for every member: they read it and nothing after it. */
 export function closesChat(entry: ChatEntry): boolean {
-  return entry.kind === "GROUP" && entry.data?.kind === "GROUP_DESTROYED";
+  return (
+    (entry.kind === "GROUP" && entry.data?.kind === "GROUP_DESTROYED") ||
+    (entry.kind === "THREAD" && entry.data?.kind === "THREAD_DESTROYED")
+  );
 }
 
 /** Whether the entry is about this user (a join, a removal, a change of what they receive). */
@@ -149,11 +152,22 @@ export async function openSpan(
     VALUES (${chatId}::uuid, ${userId}::uuid, ${pos}, ${receivesMessages})`;
 }
 
-/** Closes the users' open spans at `pos`: they read the entry at `pos` (their removal) and nothing after. */
-export async function closeSpans(tx: Tx, chatId: string, userIds: readonly string[], pos: bigint) {
+/**
+ * Closes the users' open spans (everyone's, with "all") in the chats at `pos`: they read the entry
+ * at `pos` (their removal, or the chat's end) and nothing after.
+ */
+export async function closeSpans(
+  tx: Tx,
+  chats: string | readonly string[],
+  userIds: readonly string[] | "all",
+  pos: bigint,
+) {
+  const chatIds = typeof chats === "string" ? [chats] : [...chats];
+  const everyone = userIds === "all";
   await tx.$executeRaw`
     UPDATE "MembershipSpan" SET "untilPos" = ${pos}
-    WHERE "chatId" = ${chatId}::uuid AND "userId" = ANY(${[...userIds]}::uuid[]) AND "untilPos" IS NULL`;
+    WHERE "chatId" = ANY(${chatIds}::uuid[]) AND "untilPos" IS NULL
+      AND (${everyone} OR "userId" = ANY(${everyone ? [] : [...userIds]}::uuid[]))`;
 }
 
 export interface EntryRow extends ChatEntry {

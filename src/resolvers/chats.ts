@@ -2,9 +2,10 @@ import type { Context, Services } from "../context.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { sql } from "../db/sql.js";
 import { badInput, notFound } from "../errors.js";
-import type { Chat, Conversation, Group } from "../generated/prisma/client.js";
+import type { Chat, Conversation, Group, Thread } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
 import { findGroup, notMember } from "./groups/access.js";
+import { findThread, notThreadMember } from "./threads/access.js";
 import * as check from "./validation.js";
 
 // Chat targets: how a ChatTarget argument names a chat, and who may see it. A Chat is the shared
@@ -33,8 +34,16 @@ export interface GroupTarget {
   group: Group;
 }
 
+export interface ThreadTarget {
+  type: "THREAD";
+  /** A thread's chat has the thread's id. */
+  chatId: string;
+  thread: Thread;
+  group: Group;
+}
+
 /** What a ChatTarget names: each chat kind its own shape. */
-export type Target = DirectTarget | GroupTarget;
+export type Target = DirectTarget | GroupTarget | ThreadTarget;
 
 /**
  * Resolves a ChatTarget for the calling user (or for `asUserId`, when the app server acts for
@@ -56,9 +65,13 @@ export async function resolveTarget(
     const group = await findGroup(ctx, target.group);
     return { type: "GROUP", chatId: group.id, group };
   }
-  // Rooms and threads come with their own domains; until then no such id exists.
-  const [kind, id] = target.room != null ? ["room", target.room] : ["thread", target.thread];
-  throw notFound(`No ${kind} with id "${id}"`);
+  if (target.thread != null) {
+    const thread = await findThread(ctx, target.thread);
+    const group = await findGroup(ctx, thread.groupId);
+    return { type: "THREAD", chatId: thread.id, thread, group };
+  }
+  // Rooms come with their own domain; until then no such id exists.
+  throw notFound(`No room with id "${target.room}"`);
 }
 
 /** A user a target names: enough to address them. */
@@ -94,7 +107,7 @@ export function forgetUsername(services: Services, username: string): void {
 const DIRECT_CHAT_CACHE = 50_000;
 
 export async function findChat(ctx: Context, target: Target): Promise<string | null> {
-  if (target.type === "GROUP") return target.chatId;
+  if (target.type !== "DIRECT") return target.chatId;
   const cached = ctx.services.caches.directChatIds.get(target.directKey);
   if (cached) return cached;
   const chat = await ctx.prisma.chat.findUnique({ where: { directKey: target.directKey } });
@@ -139,11 +152,26 @@ export async function requireConversation(
       if (!target.group.isPublic) throw notFound(`No group with id "${target.chatId}"`);
       throw notMember(target.group);
     }
+    if (target.type === "THREAD") {
+      // A thread answers as its group does to outsiders; the group's members must join it first.
+      const inGroup = await ctx.prisma.groupMember.findUnique({
+        where: { groupId_userId: { groupId: target.group.id, userId: user.id } },
+      });
+      if (!inGroup && !target.group.isPublic) throw notFound(`No thread with id "${target.chatId}"`);
+      throw inGroup ? notThreadMember() : notMember(target.group);
+    }
     throw notFound(`You have no conversation with ${describe(target)} yet`);
   }
   return { target, conversation };
 }
 
 export function describe(target: Target): string {
-  return target.type === "GROUP" ? `the group "${target.group.name}"` : `"${target.peer.username}"`;
+  switch (target.type) {
+    case "GROUP":
+      return `the group "${target.group.name}"`;
+    case "THREAD":
+      return `the thread "${target.thread.name}"`;
+    case "DIRECT":
+      return `"${target.peer.username}"`;
+  }
 }

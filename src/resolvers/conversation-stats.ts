@@ -1,4 +1,5 @@
 import type { Context } from "../context.js";
+import { onChatLogSql } from "./chat-kinds.js";
 import { readableSql } from "./visibility.js";
 
 // Kept apart from the conversations domain: the per-request loaders (context.ts) use it too.
@@ -9,9 +10,9 @@ import { readableSql } from "./visibility.js";
  * last activity is its chat's last message when that is later, and one the member deleted is back
  * once a message came after the deletion.
  */
-export const ACTIVITY_SQL = `CASE WHEN c."chatType" = 'GROUP'
+export const ACTIVITY_SQL = `CASE WHEN ${onChatLogSql('c."chatType"')}
   THEN greatest(c."activityAt", coalesce(ch."lastMessageAt", c."activityAt")) ELSE c."activityAt" END`;
-export const LISTED_SQL = `(c."deletedAt" IS NULL OR (c."chatType" = 'GROUP' AND ch."lastMessageAt" > c."deletedAt"))`;
+export const LISTED_SQL = `(c."deletedAt" IS NULL OR (${onChatLogSql('c."chatType"')} AND ch."lastMessageAt" > c."deletedAt"))`;
 
 /** A group conversation's derived state (EVENT-LOG.md invariant 9): nothing is counted on send. */
 export interface GroupConversationStats {
@@ -76,12 +77,13 @@ export async function groupConversationStats(
 
 /**
  * Who has read a group message: members other than its sender, who were in the group when it was
- * sent and may read it, whose read position passed it.
+ * sent and may read it, whose read position passed it. A thread's members read its whole history,
+ * so any of them whose read position passed it.
  */
 const READERS = `c."chatId" = m."chatId" AND c."userId" <> m."senderId" AND c."readUpToId" >= m.id
   AND ${readableSql("m", 'c."userId"')}
-  AND EXISTS (SELECT 1 FROM "GroupMember" gm
-    WHERE gm."groupId" = m."chatId" AND gm."userId" = c."userId" AND gm."historyFromId" < m.id)`;
+  AND (m."chatType" = 'THREAD' OR EXISTS (SELECT 1 FROM "GroupMember" gm
+    WHERE gm."groupId" = m."chatId" AND gm."userId" = c."userId" AND gm."historyFromId" < m.id))`;
 
 /** readCount of group messages, by id: zero unless they asked for receipts. */
 export async function groupReadCounts(

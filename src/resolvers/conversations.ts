@@ -5,6 +5,7 @@ import { type Tx, withEvents } from "../delivery/user-log.js";
 import { AppError, badInput } from "../errors.js";
 import type { ChatType, Conversation } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
+import { onChatLog } from "./chat-kinds.js";
 import { type ChatTargetInput, requireConversation } from "./chats.js";
 import { ACTIVITY_SQL, groupConversationStats, LISTED_SQL } from "./conversation-stats.js";
 import { pageSize } from "./paging.js";
@@ -103,8 +104,8 @@ export async function totalUnread(ctx: Context): Promise<number> {
   });
   let total = 0;
   for (const row of rows) if (row.chatType === "DIRECT" && !row.deletedAt) total += row.unreadCount;
-  // A deleted group conversation with messages since counts again (LISTED_SQL).
-  const groups = rows.filter((row) => row.chatType === "GROUP").map((row) => row.chatId);
+  // A deleted group (or thread) conversation with messages since counts again (LISTED_SQL).
+  const groups = rows.filter((row) => onChatLog(row.chatType)).map((row) => row.chatId);
   for (const entry of (await groupConversationStats(ctx, user.id, groups)).values()) {
     if (!entry.deleted) total += entry.unreadCount;
   }

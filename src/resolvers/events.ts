@@ -19,6 +19,7 @@ import type { ContactChange } from "./contacts.js";
 import type { ConversationChange } from "./conversations.js";
 import type { GroupChange } from "./groups/policy.js";
 import type { MessageRecord } from "./message-bodies.js";
+import type { ThreadChange } from "./threads/policy.js";
 
 // The events domain: what each durable or live event looks like in GraphQL (EventPayload), how a
 // page of them is rendered, `sync` for clients that pull, and the `events` subscription, which is a
@@ -41,6 +42,7 @@ export type EventPayload =
   | { __typename: "ConversationEvent"; kind: ConversationChange; chatId: string }
   | { __typename: "ContactEvent"; kind: ContactChange; userId: string; message: string | null }
   | { __typename: "GroupEvent"; kind: GroupChange; groupId: string; actor: string | null; users: string[] }
+  | { __typename: "ThreadEvent"; kind: ThreadChange; threadId: string; actor: string | null; users: string[] }
   | ({ __typename: "PresenceEvent" } & PresencePayload)
   | ({ __typename: "TypingEvent" } & TypingPayload);
 
@@ -62,6 +64,16 @@ function groupPayload(groupId: string, data: Record<string, unknown>): EventPayl
     __typename: "GroupEvent",
     kind: data.kind as GroupChange,
     groupId,
+    actor: (data.actor as string | null) ?? null,
+    users: (data.users as string[] | undefined) ?? [],
+  };
+}
+
+function threadPayload(data: Record<string, unknown>): EventPayload {
+  return {
+    __typename: "ThreadEvent",
+    kind: data.kind as ThreadChange,
+    threadId: data.thread as string,
     actor: (data.actor as string | null) ?? null,
     users: (data.users as string[] | undefined) ?? [],
   };
@@ -95,6 +107,8 @@ function newEntryPayload(entry: ChatEntry): EventPayload {
       };
     case "GROUP":
       return groupPayload(entry.chatId, entry.data ?? {});
+    case "THREAD":
+      return threadPayload(entry.data ?? {});
     default:
       return { __typename: "MessageEvent", messageId: entry.messageId! };
   }
@@ -144,6 +158,8 @@ function toPayload(event: StoredEvent): EventPayload {
       };
     case "GROUP":
       return groupPayload(event.chatId!, data);
+    case "THREAD":
+      return threadPayload(data);
   }
 }
 

@@ -4,6 +4,7 @@ import { deliver, type Tx, withEvents } from "../delivery/user-log.js";
 import { AppError, badInput, forbidden } from "../errors.js";
 import { type Message, type MessageType, Prisma, type User } from "../generated/prisma/client.js";
 import { requireAdmin, requireUser } from "./access.js";
+import { onChatLog } from "./chat-kinds.js";
 import {
   type ChatTargetInput,
   type DirectTarget,
@@ -28,6 +29,7 @@ import {
 } from "./message-bodies.js";
 import { type DirectSendResult, storeDirectMessage } from "./message-store.js";
 import { pageSize } from "./paging.js";
+import { sendToThread } from "./threads/messages.js";
 import * as check from "./validation.js";
 import { parseMessageId, readableWhere, requireVisibleMessage, visibleMessages } from "./visibility.js";
 
@@ -86,8 +88,11 @@ export async function sendAs(
     input.clientMessageId == null ? null : check.text(input.clientMessageId, "clientMessageId", { max: 128 });
   // A retry of a clientMessageId already stored gets the first message back.
   const earlier = () => (clientMessageId ? findByClientId(ctx, sender.id, clientMessageId) : null);
-  if (target.type === "GROUP") {
-    return sendToGroup(ctx, sender, target, { input, prepared, ext, clientMessageId, screened, earlier });
+  if (target.type !== "DIRECT") {
+    const send = { input, prepared, ext, clientMessageId, screened, earlier };
+    return target.type === "GROUP"
+      ? sendToGroup(ctx, sender, target, send)
+      : sendToThread(ctx, sender, target, send);
   }
   if (input.targets != null) throw badInput("targets is for group and room messages", "targets");
   const mentions = await mentionedUsers(ctx, input.mentions ?? [], [sender.id, target.peer.id]);
@@ -205,7 +210,7 @@ export async function history(ctx: Context, input: HistoryInput): Promise<Histor
     ? await ctx.prisma.conversation.findUnique({ where: { userId_chatId: { userId: user.id, chatId } } })
     : null;
   if (!conversation) {
-    if (target.type === "GROUP") await requireConversation(ctx, input.conversation);
+    if (target.type !== "DIRECT") await requireConversation(ctx, input.conversation);
     return { messages: [], hasPreviousPage: false };
   }
   let senderId: string | undefined;
@@ -251,7 +256,7 @@ async function changeMessage<T>(
   work: (tx: Tx) => Promise<T | null>,
 ): Promise<T | null> {
   const { chatId, id: messageId } = message;
-  if (message.chatType === "GROUP") {
+  if (onChatLog(message.chatType)) {
     const audience = message.targets.length > 0 ? [...message.targets, message.senderId] : [];
     return deliver(ctx, { chats: [chatId] }, async (tx, out) => {
       const result = await work(tx);
@@ -267,9 +272,24 @@ async function changeMessage<T>(
   });
 }
 
-/** Whether the viewer runs the message's group (owners and admins recall any message there). */
+/** Whether the viewer runs the message's group (owners and admins recall any message there and in its threads). */
 async function managesChat(ctx: Context, message: Message): Promise<boolean> {
-  return message.chatType === "GROUP" && manages(await ctx.loaders.memberships.load(message.chatId));
+  if (!onChatLog(message.chatType)) return false;
+  const groupId =
+    message.chatType === "THREAD"
+      ? (await ctx.loaders.threads.load(message.chatId))?.groupId
+      : message.chatId;
+  return groupId !== undefined && manages(await ctx.loaders.memberships.load(groupId));
+}
+
+/** A thread message the viewer may moderate without having joined the thread: they run its group. */
+async function moderatedThreadMessage(ctx: Context, id: string): Promise<Message> {
+  const messageId = parseMessageId(id);
+  const message = messageId === null ? null : await ctx.loaders.messages.load(messageId);
+  if (message?.chatType !== "THREAD" || !(await managesChat(ctx, message))) {
+    throw new AppError("NOT_FOUND", `No message "${id}"`);
+  }
+  return message;
 }
 
 export async function recallMessage(ctx: Context, id: string): Promise<Message> {
@@ -281,11 +301,13 @@ export async function recallMessage(ctx: Context, id: string): Promise<Message> 
     if (!found) throw new AppError("NOT_FOUND", `No message "${id}"`);
   } else {
     const { user } = requireUser(ctx);
-    found = await requireVisibleMessage(ctx, user.id, id, { includeRecalled: true });
+    found =
+      (await visibleMessages(ctx, user.id, [id], { includeRecalled: true })).get(id) ??
+      (await moderatedThreadMessage(ctx, id));
     const groupManager = await managesChat(ctx, found);
     if (found.senderId !== user.id && !groupManager) {
       throw forbidden(
-        found.chatType === "GROUP"
+        onChatLog(found.chatType)
           ? "Only the sender, the group's owner and its admins can recall a group message"
           : "Only the sender can recall a direct message",
       );

@@ -4,6 +4,7 @@ import { withEvents } from "../delivery/user-log.js";
 import { AppError, badInput } from "../errors.js";
 import type { Conversation, Message, User } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
+import { onChatLog } from "./chat-kinds.js";
 import { type ChatTargetInput, requireConversation } from "./chats.js";
 import { groupReaders } from "./conversation-stats.js";
 import { refreshConversation } from "./conversations.js";
@@ -82,7 +83,7 @@ export async function markConversationRead(
     });
     upToId = newest?.id ?? 0n;
   }
-  if (conversation.chatType === "GROUP") return readGroup(ctx, conversation, upToId);
+  if (onChatLog(conversation.chatType)) return readGroup(ctx, conversation, upToId);
   if (upToId <= conversation.readUpToId && conversation.unreadCount === 0) return conversation;
   const key = { userId_chatId: { userId: user.id, chatId } };
   const participants = conversation.peerId ? [user.id, conversation.peerId] : [user.id];
@@ -114,7 +115,7 @@ export async function markConversationRead(
 }
 
 /**
- * In a group, reading moves the reader's read position, which only moves forward; unread counts
+ * In a group (or thread), reading moves the reader's read position, which only moves forward; unread counts
  * and readCount are derived from it. Senders of messages that asked for receipts get a READ
  * ReceiptEvent for the ones this read covers.
  */
@@ -167,7 +168,7 @@ export async function readBy(
   args: { first?: number | null; after?: string | null },
 ): Promise<{ nodes: User[]; cursorOf: (user: User) => string; hasNextPage: boolean } | null> {
   if (ctx.viewer.kind !== "user" || ctx.viewer.user.id !== message.senderId) return null;
-  if (message.chatType !== "GROUP" || !message.requestReadReceipts) return null;
+  if (!onChatLog(message.chatType) || !message.requestReadReceipts) return null;
   const first = pageSize(args.first, "first");
   const after = args.after == null ? null : parseUsernameCursor(args.after);
   const rows = await groupReaders(ctx, message.id, after, first + 1);

@@ -4,6 +4,7 @@ import { requireUser } from "./access.js";
 import { type ChatTargetInput, findChat, resolveTarget } from "./chats.js";
 import { requireMayMessage } from "./contacts.js";
 import { notMember } from "./groups/access.js";
+import { notThreadMember } from "./threads/access.js";
 
 // Typing indicators: live-only hints to the other side, never stored or replayed.
 
@@ -23,6 +24,12 @@ export async function sendTyping(ctx: Context, conversation: ChatTargetInput): P
     });
     if (!member) throw notMember(target.group);
   }
+  if (target.type === "THREAD") {
+    const member = await ctx.prisma.threadMember.findUnique({
+      where: { threadId_userId: { threadId: target.chatId, userId: user.id } },
+    });
+    if (!member) throw notThreadMember();
+  }
   const { rateLimiter, config } = ctx.services;
   const key = `typing:${user.id}`;
   if ((await rateLimiter.hit(key, TYPING_WINDOW_SECONDS)) > config.typingRateLimit) {
@@ -34,8 +41,8 @@ export async function sendTyping(ctx: Context, conversation: ChatTargetInput): P
     );
   }
   const createdAt = new Date().toISOString();
-  if (target.type === "GROUP") {
-    // One publish for the whole group: each instance tells its own members' streams.
+  if (target.type !== "DIRECT") {
+    // One publish for the whole group (or thread): each instance tells its own members' streams.
     ctx.services.pubsub.publish("chatEphemeral", "all", {
       chatId: target.chatId,
       senderId: user.id,

@@ -1,10 +1,11 @@
+import { onChatLog } from "../resolvers/chat-kinds.js";
 import * as conversations from "../resolvers/conversations.js";
 import * as receipts from "../resolvers/receipts.js";
 import { UserRef } from "./accounts.js";
 import { builder } from "./builder.js";
 import { ChatTargetRef, ChatTypeRef } from "./chats.js";
 import { connectionType } from "./pagination.js";
-import { ConversationRef, GroupRef, MessageRef } from "./refs.js";
+import { ConversationRef, GroupRef, MessageRef, ThreadRef } from "./refs.js";
 
 ConversationRef.implement({
   description: "The viewer's side of a chat: unread count, pin, marks and what they cleared.",
@@ -25,28 +26,34 @@ ConversationRef.implement({
       resolve: (conversation, _args, ctx) =>
         conversation.chatType === "GROUP" ? ctx.loaders.groups.load(conversation.chatId) : null,
     }),
+    thread: t.field({
+      type: ThreadRef,
+      nullable: true,
+      description: "Threads: the thread.",
+      resolve: (conversation, _args, ctx) =>
+        conversation.chatType === "THREAD" ? ctx.loaders.threads.load(conversation.chatId) : null,
+    }),
     lastMessage: t.field({
       type: MessageRef,
       nullable: true,
       description: "The newest message still in the viewer's history.",
       resolve: async (conversation, _args, ctx) => {
-        const id =
-          conversation.chatType === "GROUP"
-            ? ((await ctx.loaders.groupStats.load(conversation.chatId))?.lastMessageId ?? null)
-            : conversation.lastMessageId;
+        const id = onChatLog(conversation.chatType)
+          ? ((await ctx.loaders.groupStats.load(conversation.chatId))?.lastMessageId ?? null)
+          : conversation.lastMessageId;
         return id === null ? null : ctx.loaders.messages.load(id);
       },
     }),
     unreadCount: t.int({
       resolve: async (conversation, _args, ctx) =>
-        conversation.chatType === "GROUP"
+        onChatLog(conversation.chatType)
           ? ((await ctx.loaders.groupStats.load(conversation.chatId))?.unreadCount ?? 0)
           : conversation.unreadCount,
     }),
     mentionCount: t.int({
-      description: "Groups: unread messages that mention you or everyone.",
+      description: "Groups and threads: unread messages that mention you (or everyone).",
       resolve: async (conversation, _args, ctx) =>
-        conversation.chatType === "GROUP"
+        onChatLog(conversation.chatType)
           ? ((await ctx.loaders.groupStats.load(conversation.chatId))?.mentionCount ?? 0)
           : 0,
     }),
@@ -68,7 +75,7 @@ ConversationRef.implement({
     deleted: t.boolean({
       description: "Deleted by the viewer: out of the list until the next message.",
       resolve: async (conversation, _args, ctx) =>
-        conversation.chatType === "GROUP"
+        onChatLog(conversation.chatType)
           ? ((await ctx.loaders.groupStats.load(conversation.chatId))?.deleted ??
             conversation.deletedAt !== null)
           : conversation.deletedAt !== null,
@@ -77,7 +84,7 @@ ConversationRef.implement({
       type: "DateTime",
       description: "Orders the list",
       resolve: async (conversation, _args, ctx) =>
-        conversation.chatType === "GROUP"
+        onChatLog(conversation.chatType)
           ? ((await ctx.loaders.groupStats.load(conversation.chatId))?.activityAt ?? conversation.activityAt)
           : conversation.activityAt,
     }),

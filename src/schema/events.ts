@@ -3,7 +3,7 @@ import * as events from "../resolvers/events.js";
 import { UserRef } from "./accounts.js";
 import { builder, present, sameForEveryViewer, type Types } from "./builder.js";
 import { ContactRef } from "./contacts.js";
-import { ConversationRef, GroupRef, MessageRef } from "./refs.js";
+import { ConversationRef, GroupRef, MessageRef, ThreadRef } from "./refs.js";
 
 type Payload<Name extends EventPayload["__typename"]> = Extract<EventPayload, { __typename: Name }>;
 
@@ -53,9 +53,12 @@ const EventKindRef = builder.enumType("EventKind", {
     GROUP_DESTROYED: { description: "GroupEvent: the owner destroyed the group; its conversation ends" },
     GROUP_UPDATED: { description: "GroupEvent: name, description, ext or settings changed" },
     ANNOUNCEMENT_CHANGED: { description: "GroupEvent: the announcement changed" },
-    MEMBER_JOINED: { description: "GroupEvent: users joined (or were approved, or accepted an invitation)" },
-    MEMBER_LEFT: { description: "GroupEvent: users left" },
-    MEMBER_REMOVED: { description: "GroupEvent: users were removed by actor" },
+    MEMBER_JOINED: {
+      description:
+        "GroupEvent: users joined (or were approved, or accepted an invitation). ThreadEvent: users joined",
+    },
+    MEMBER_LEFT: { description: "GroupEvent, ThreadEvent: users left" },
+    MEMBER_REMOVED: { description: "GroupEvent, ThreadEvent: users were removed by actor" },
     MEMBER_INVITED: {
       description: "GroupEvent: actor invited you (acceptGroupInvite or declineGroupInvite)",
     },
@@ -82,6 +85,15 @@ const EventKindRef = builder.enumType("EventKind", {
     MESSAGES_UNBLOCKED: { description: "GroupEvent: you receive the group's messages again" },
     FILE_UPLOADED: { description: "GroupEvent: a file was shared" },
     FILE_DELETED: { description: "GroupEvent: a shared file was deleted" },
+    THREAD_CREATED: { description: "ThreadEvent (to the group's members): a thread was started" },
+    THREAD_UPDATED: { description: "ThreadEvent (to the group's members): the thread was renamed" },
+    THREAD_DESTROYED: {
+      description: "ThreadEvent (to the group's members): the thread was destroyed; its conversation ends",
+    },
+    NEW_MESSAGES: {
+      description:
+        "ThreadEvent (to the group's members): new messages in the thread; see messageCount and lastMessage. Coalesced: at most one per THREAD_SUMMARY_SECONDS per thread",
+    },
   } as const,
 });
 
@@ -249,6 +261,31 @@ builder.objectFields(GroupEventRef, (t) => ({
   }),
 }));
 
+const ThreadEventRef = eventObject(
+  "ThreadEvent",
+  "A thread changed: its group's members hear of its start, renames, end and new messages; its own members of joins and departures.",
+  sameForEveryViewer,
+);
+builder.objectFields(ThreadEventRef, (t) => ({
+  kind: t.field({ type: EventKindRef, resolve: (event) => event.kind }),
+  thread: t.field({
+    type: ThreadRef,
+    description: "The thread as it is now",
+    resolve: async (event, _args, ctx) => (await ctx.loaders.threads.load(event.threadId))!,
+  }),
+  actor: t.field({
+    type: UserRef,
+    nullable: true,
+    description: "Who made the change; null for the app server and for NEW_MESSAGES",
+    resolve: (event, _args, ctx) => (event.actor ? ctx.loaders.users.load(event.actor) : null),
+  }),
+  users: t.field({
+    type: [UserRef],
+    description: "The users the change is about (joins and departures)",
+    resolve: async (event, _args, ctx) => present(await ctx.loaders.users.loadMany(event.users)),
+  }),
+}));
+
 const PresenceEventRef = eventObject(
   "PresenceEvent",
   "A user whose presence you subscribed to came online, went offline or changed their status. Live only.",
@@ -286,6 +323,7 @@ const EventRef = builder.unionType("Event", {
     ConversationEventRef,
     ContactEventRef,
     GroupEventRef,
+    ThreadEventRef,
     PresenceEventRef,
     TypingEventRef,
     SessionEventRef,

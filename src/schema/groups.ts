@@ -7,7 +7,7 @@ import * as settings from "../resolvers/groups/settings.js";
 import { UserRef } from "./accounts.js";
 import { AttachmentRef } from "./attachments.js";
 import { builder, perViewer, present, sameForEveryViewer } from "./builder.js";
-import { connectionType } from "./pagination.js";
+import { byTime, connectionType } from "./pagination.js";
 import { ConversationRef, GroupRef } from "./refs.js";
 
 const JoinPolicyRef = builder.enumType("GroupJoinPolicy", {
@@ -164,22 +164,6 @@ const InviteConnectionRef = connectionType("GroupInvite", InviteRef);
 const GroupFileConnectionRef = connectionType("GroupFile", GroupFileRef);
 
 const created = (row: { createdAt: Date; id: string }): [Date, string] => [row.createdAt, row.id];
-
-/** A page whose cursor is the (time, id) key it is sorted by; `node` picks what the page lists. */
-const byTime = <Row, Node = Row>(
-  page: queries.NodePage<Row>,
-  after: unknown,
-  key: (row: Row) => [Date, string],
-  node: (row: Row) => Node = (row) => row as unknown as Node,
-) => {
-  const cursors = new Map(page.nodes.map((row) => [node(row), queries.timeCursor(...key(row))]));
-  return {
-    nodes: [...cursors.keys()],
-    cursorOf: (item: Node) => cursors.get(item)!,
-    hasNextPage: page.hasNextPage,
-    hasPreviousPage: after != null,
-  };
-};
 
 builder.queryFields((t) => {
   const paging = {

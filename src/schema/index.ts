@@ -9,6 +9,7 @@ import "./attachments.js";
 import "./messages.js";
 import "./conversations.js";
 import "./groups.js";
+import "./threads.js";
 import "./search.js";
 import "./events.js";
 

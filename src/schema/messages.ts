@@ -1,5 +1,6 @@
 import type { User } from "../generated/prisma/client.js";
 import { downloadUrl } from "../resolvers/attachments.js";
+import { onChatLog } from "../resolvers/chat-kinds.js";
 import type { MessageRecord } from "../resolvers/messages.js";
 import * as messages from "../resolvers/messages.js";
 import * as receipts from "../resolvers/receipts.js";
@@ -8,7 +9,7 @@ import { AttachmentRef } from "./attachments.js";
 import { builder, perViewer, present, sameForEveryViewer, type Types } from "./builder.js";
 import { ChatTargetRef, ChatTypeRef } from "./chats.js";
 import { connectionType } from "./pagination.js";
-import { ConversationRef, GroupRef, MessageRef } from "./refs.js";
+import { ConversationRef, GroupRef, MessageRef, ThreadRef } from "./refs.js";
 
 export const MessageTypeRef = builder.enumType("MessageType", {
   values: ["TEXT", "IMAGE", "VOICE", "VIDEO", "FILE", "LOCATION", "COMMAND", "CUSTOM", "COMBINED"] as const,
@@ -152,9 +153,10 @@ const MessageBodyRef = builder.unionType("MessageBody", {
 });
 
 const MessageTargetRef = builder.unionType("MessageTarget", {
-  description: "Whom a message was sent to: a user for direct messages, a group for group messages.",
-  types: [UserRef, GroupRef],
-  resolveType: (target) => ("username" in target ? UserRef : GroupRef),
+  description: "Whom a message was sent to: a user, a group or a thread.",
+  types: [UserRef, GroupRef, ThreadRef],
+  resolveType: (target) =>
+    "username" in target ? UserRef : "parentMessageId" in target ? ThreadRef : GroupRef,
 });
 
 const UserConnectionRef = connectionType("User", UserRef as never) as ReturnType<typeof connectionType<User>>;
@@ -183,12 +185,16 @@ MessageRef.implement({
     to: t.field({
       type: MessageTargetRef,
       nullable: true,
-      resolve: (message, _args, ctx) =>
-        message.chatType === "GROUP"
-          ? ctx.loaders.groups.load(message.chatId)
-          : message.recipientId
-            ? ctx.loaders.users.load(message.recipientId)
-            : null,
+      resolve: (message, _args, ctx) => {
+        switch (message.chatType) {
+          case "GROUP":
+            return ctx.loaders.groups.load(message.chatId);
+          case "THREAD":
+            return ctx.loaders.threads.load(message.chatId);
+          default:
+            return message.recipientId ? ctx.loaders.users.load(message.recipientId) : null;
+        }
+      },
     }),
     type: t.field({ type: MessageTypeRef, resolve: (message) => message.type }),
     body: t.field({
@@ -216,7 +222,7 @@ MessageRef.implement({
       description:
         "How many recipients read it (direct: 0 or 1; groups: members whose read position passed it, for messages sent with requestReadReceipts).",
       resolve: (message, _args, ctx) =>
-        message.chatType === "GROUP" ? ctx.loaders.readCounts.load(message.id) : message.readAt ? 1 : 0,
+        onChatLog(message.chatType) ? ctx.loaders.readCounts.load(message.id) : message.readAt ? 1 : 0,
     }),
     readBy: t.field({
       ...perViewer,
@@ -239,6 +245,13 @@ MessageRef.implement({
       resolve: async (message, _args, ctx) => present(await ctx.loaders.users.loadMany(message.mentions)),
     }),
     mentionAll: t.exposeBoolean("mentionAll"),
+    thread: t.field({
+      type: ThreadRef,
+      nullable: true,
+      description: "Group messages: the thread started from this one, if any.",
+      resolve: (message, _args, ctx) =>
+        message.chatType === "GROUP" ? ctx.loaders.threadsByParent.load(message.id) : null,
+    }),
     requestReadReceipts: t.exposeBoolean("requestReadReceipts"),
   }),
 });

@@ -1,3 +1,4 @@
+import { type NodePage, timeCursor } from "../resolvers/paging.js";
 import { builder } from "./builder.js";
 
 /** One page of a list, as resolvers return it. */
@@ -53,3 +54,19 @@ export function connectionType<Node>(name: string, nodeRef: NodeRef<Node>) {
     }),
   });
 }
+
+/** A resolver's page as a connection whose cursor is the (time, id) key it is sorted by; `node` picks what it lists. */
+export const byTime = <Row, Node = Row>(
+  page: NodePage<Row>,
+  after: unknown,
+  key: (row: Row) => [Date, string],
+  node: (row: Row) => Node = (row) => row as unknown as Node,
+): Page<Node> => {
+  const cursors = new Map(page.nodes.map((row) => [node(row), timeCursor(...key(row))]));
+  return {
+    nodes: [...cursors.keys()],
+    cursorOf: (item: Node) => cursors.get(item)!,
+    hasNextPage: page.hasNextPage,
+    hasPreviousPage: after != null,
+  };
+};

@@ -5,6 +5,7 @@ import { deliver } from "../../delivery/user-log.js";
 import { AppError, badInput } from "../../errors.js";
 import type { Group, GroupJoinPolicy, Prisma } from "../../generated/prisma/client.js";
 import { requireUser } from "../access.js";
+import { endThreads } from "../threads/ending.js";
 import { requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
 import { actorId, requireManager, requireOwner } from "./access.js";
@@ -96,14 +97,9 @@ export async function destroyGroup(ctx: Context, id: string): Promise<boolean> {
 async function destroy(ctx: Pick<Context, "prisma" | "services">, groupId: string, actor: string | null) {
   await changeGroup(ctx, groupId, [], async (write) => {
     const { tx } = write;
-    const members = await tx.groupMember.findMany({ where: { groupId }, select: { userId: true } });
     const entry = await record(write, "GROUP_DESTROYED", actor);
-    await closeSpans(
-      tx,
-      groupId,
-      members.map((member) => member.userId),
-      entry.pos,
-    );
+    await closeSpans(tx, groupId, "all", entry.pos);
+    await endThreads(tx, { groupId }, entry.pos);
     await tx.groupMember.deleteMany({ where: { groupId } });
     await tx.conversation.deleteMany({ where: { chatId: groupId } });
     await tx.groupInvite.deleteMany({ where: { groupId } });

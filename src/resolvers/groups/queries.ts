@@ -5,40 +5,12 @@ import type {
   GroupJoinRequest,
   GroupMember,
   GroupRole,
-  Prisma,
 } from "../../generated/prisma/client.js";
 import { requireUser } from "../access.js";
-import { keyCursor, pageSize, parseKeyCursor } from "../paging.js";
-import * as check from "../validation.js";
+import { afterTimeCursor, type NodePage, nodePage, pageSize } from "../paging.js";
 import { requireManager, requireMemberOrAdmin, viewGroup } from "./access.js";
 
 // Reading groups: one group, the caller's, the public directory, members, requests and files.
-
-export interface NodePage<Node> {
-  nodes: Node[];
-  hasNextPage: boolean;
-}
-
-type TimeKey = [at: string, id: string];
-const timeKey = (raw: string) =>
-  parseKeyCursor<TimeKey>(
-    raw,
-    (key) => typeof key[0] === "string" && !Number.isNaN(Date.parse(key[0])) && check.isId(String(key[1])),
-  );
-
-export const timeCursor = (at: Date, id: string) => keyCursor([at.toISOString(), id]);
-
-/** Newest first by `at`, then id: the keyset condition for the page after `after`. */
-function newerFirst(after: string | null | undefined, atField: string, idField: string) {
-  if (after == null) return {};
-  const [at, id] = timeKey(after);
-  const when = new Date(at);
-  return { OR: [{ [atField]: { lt: when } }, { [atField]: when, [idField]: { lt: id } }] };
-}
-
-function page<Node>(rows: Node[], first: number): NodePage<Node> {
-  return { nodes: rows.slice(0, first), hasNextPage: rows.length > first };
-}
 
 export async function group(ctx: Context, id: string): Promise<Group> {
   return (await viewGroup(ctx, id)).group;
@@ -52,12 +24,12 @@ export async function myGroups(
   const { user } = requireUser(ctx);
   const first = pageSize(args.first, "first");
   const rows = await ctx.prisma.groupMember.findMany({
-    where: { userId: user.id, ...newerFirst(args.after, "joinedAt", "groupId") },
+    where: { userId: user.id, ...afterTimeCursor(args.after, "joinedAt", "groupId", "lt") },
     include: { group: true },
     orderBy: [{ joinedAt: "desc" }, { groupId: "desc" }],
     take: first + 1,
   });
-  return page(rows, first);
+  return nodePage(rows, first);
 }
 
 export async function joinedGroupsCount(ctx: Context): Promise<number> {
@@ -77,12 +49,12 @@ export async function publicGroups(
       isPublic: true,
       destroyedAt: null,
       ...(search ? { name: { contains: search, mode: "insensitive" } } : {}),
-      ...newerFirst(args.after, "createdAt", "id"),
+      ...afterTimeCursor(args.after, "createdAt", "id", "lt"),
     },
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
     take: first + 1,
   });
-  return page(rows, first);
+  return nodePage(rows, first);
 }
 
 /** Members (owner and admins can be picked with `role`), in the order they joined. */
@@ -92,18 +64,16 @@ export async function groupMembers(
 ): Promise<NodePage<GroupMember>> {
   const { group } = await requireMemberOrAdmin(ctx, args.id);
   const first = pageSize(args.first, "first");
-  let after: Prisma.GroupMemberWhereInput = {};
-  if (args.after != null) {
-    const [at, userId] = timeKey(args.after);
-    const when = new Date(at);
-    after = { OR: [{ joinedAt: { gt: when } }, { joinedAt: when, userId: { gt: userId } }] };
-  }
   const rows = await ctx.prisma.groupMember.findMany({
-    where: { groupId: group.id, ...(args.role ? { role: args.role } : {}), ...after },
+    where: {
+      groupId: group.id,
+      ...(args.role ? { role: args.role } : {}),
+      ...afterTimeCursor(args.after, "joinedAt", "userId", "gt"),
+    },
     orderBy: [{ joinedAt: "asc" }, { userId: "asc" }],
     take: first + 1,
   });
-  return page(rows, first);
+  return nodePage(rows, first);
 }
 
 /** Pending requests to join, for the owner and admins; newest first. */
@@ -114,11 +84,11 @@ export async function groupJoinRequests(
   const { group } = await requireManager(ctx, args.id);
   const first = pageSize(args.first, "first");
   const rows = await ctx.prisma.groupJoinRequest.findMany({
-    where: { groupId: group.id, status: "PENDING", ...newerFirst(args.after, "createdAt", "id") },
+    where: { groupId: group.id, status: "PENDING", ...afterTimeCursor(args.after, "createdAt", "id", "lt") },
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
     take: first + 1,
   });
-  return page(rows, first);
+  return nodePage(rows, first);
 }
 
 /** The caller's pending invitations, newest first. */
@@ -126,11 +96,11 @@ export async function myGroupInvites(ctx: Context, args: { first?: number | null
   const { user } = requireUser(ctx);
   const first = pageSize(args.first, "first");
   const rows = await ctx.prisma.groupInvite.findMany({
-    where: { userId: user.id, status: "PENDING", ...newerFirst(args.after, "createdAt", "id") },
+    where: { userId: user.id, status: "PENDING", ...afterTimeCursor(args.after, "createdAt", "id", "lt") },
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
     take: first + 1,
   });
-  return page(rows, first);
+  return nodePage(rows, first);
 }
 
 export async function groupFiles(
@@ -140,11 +110,11 @@ export async function groupFiles(
   const { group } = await requireMemberOrAdmin(ctx, args.id);
   const first = pageSize(args.first, "first");
   const rows = await ctx.prisma.groupFile.findMany({
-    where: { groupId: group.id, ...newerFirst(args.after, "createdAt", "id") },
+    where: { groupId: group.id, ...afterTimeCursor(args.after, "createdAt", "id", "lt") },
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
     take: first + 1,
   });
-  return page(rows, first);
+  return nodePage(rows, first);
 }
 
 /** Users barred from the group, for the owner and admins. */

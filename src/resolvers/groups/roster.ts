@@ -3,6 +3,7 @@ import { type ChatEntry, closeSpans, openSpan } from "../../delivery/chat-log.js
 import { deliver, type Outbox, type Tx } from "../../delivery/user-log.js";
 import { AppError, notFound } from "../../errors.js";
 import type { Group, GroupMember, GroupRole, Prisma, User } from "../../generated/prisma/client.js";
+import { leaveGroupThreads } from "../threads/ending.js";
 import type { GroupChange } from "./policy.js";
 
 // Every change to a group runs here: under the group's chat lock, so it is ordered with the
@@ -131,6 +132,7 @@ export async function release(
   await tx.group.update({ where: { id: group.id }, data: { memberCount: { decrement: removed.count } } });
   const entry = await record(write, kind, actor, ids);
   await closeSpans(tx, group.id, ids, entry.pos);
+  await leaveGroupThreads(tx, group.id, ids, entry.pos);
   write.group = { ...group, memberCount: group.memberCount - removed.count };
   return entry;
 }
