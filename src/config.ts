@@ -53,8 +53,31 @@ export interface Config {
   groupReadReceiptMaxMembers: number;
   /** Group members hear of a thread's new messages at most once per this many seconds. */
   threadSummarySeconds: number;
+  rooms: RoomConfig;
   graphiql: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
+}
+
+/** Chat rooms (README.md, "Chat rooms"). */
+export interface RoomConfig {
+  /** Any user may create rooms; otherwise only the app server. */
+  createByUsers: boolean;
+  /** The most members a room may be configured for, and the default. */
+  maxMembers: number;
+  /** Rooms a user may be in at once. */
+  maxJoined: number;
+  /** Messages kept per room for `messages`. */
+  historyLimit: number;
+  /** Recent messages a joiner's devices get on their streams. */
+  joinHistory: number;
+  /** A member whose devices have all been gone this long is removed (the allow list stays). */
+  leaveGraceSeconds: number;
+  /** A room empty this long is destroyed; 0 keeps empty rooms. */
+  idleDestroySeconds: number;
+  /** Delivery budget per room: past it LOW messages are dropped, then NORMAL. */
+  maxMessagesPerSecond: number;
+  /** A connection whose socket stays behind on room traffic this long is closed (to resume). */
+  slowConsumerSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -150,6 +173,17 @@ export function loadConfig(env: Env = process.env): Config {
     groupMaxMembers: integer(env, "GROUP_MAX_MEMBERS", 3000, 2, 100_000),
     groupReadReceiptMaxMembers: integer(env, "GROUP_READ_RECEIPT_MAX_MEMBERS", 500, 2, 100_000),
     threadSummarySeconds: integer(env, "THREAD_SUMMARY_SECONDS", 5, 1, 3600),
+    rooms: {
+      createByUsers: boolean(env, "ROOM_CREATE_BY_USERS", false),
+      maxMembers: integer(env, "ROOM_MAX_MEMBERS", 10_000, 2, 1_000_000),
+      maxJoined: integer(env, "ROOM_MAX_JOINED", 100, 1, 10_000),
+      historyLimit: integer(env, "ROOM_HISTORY_LIMIT", 100, 0, 10_000),
+      joinHistory: integer(env, "ROOM_JOIN_HISTORY", 10, 0, 200),
+      leaveGraceSeconds: integer(env, "ROOM_LEAVE_GRACE_SECONDS", 120, 1, 86_400),
+      idleDestroySeconds: integer(env, "ROOM_IDLE_DESTROY_SECONDS", 0, 0, 31_536_000),
+      maxMessagesPerSecond: integer(env, "ROOM_MAX_MESSAGES_PER_SECOND", 100, 1, 100_000),
+      slowConsumerSeconds: integer(env, "ROOM_SLOW_CONSUMER_SECONDS", 10, 1, 3600),
+    },
     graphiql: boolean(env, "GRAPHIQL", true),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
   };

@@ -3,6 +3,7 @@ import type { Config } from "./config.js";
 import type { Database, PrismaClient } from "./db/client.js";
 import { deviceFromRow, userFromRow } from "./db/rows.js";
 import { sql } from "./db/sql.js";
+import type { RoomHub } from "./delivery/room-hub.js";
 import type { ChatLogTailer } from "./delivery/tailer.js";
 import type {
   Attachment,
@@ -12,6 +13,8 @@ import type {
   Group,
   GroupMember,
   Message,
+  Room,
+  RoomMember,
   Thread,
   ThreadMember,
   User,
@@ -39,6 +42,8 @@ export interface Services {
   pubsub: PubSub;
   /** This instance's reader of the chat log, which hands group entries to local streams. */
   chatLog: ChatLogTailer;
+  /** This instance's index of its streams' rooms, which hands room traffic to them. */
+  rooms: RoomHub;
   presence: PresenceStore;
   rateLimiter: RateLimiter;
   /** Random per process; tells instances apart in shared Redis state. */
@@ -105,6 +110,9 @@ export interface Loaders {
   threadStats: DataLoader<string, ThreadStats | null>;
   /** threadId → the viewer's membership of it. */
   threadMemberships: DataLoader<string, ThreadMember | null>;
+  rooms: DataLoader<string, Room | null>;
+  /** roomId → the viewer's membership of it. */
+  roomMemberships: DataLoader<string, RoomMember | null>;
 }
 
 /**
@@ -216,6 +224,18 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
             ids,
             await prisma.threadMember.findMany({ where: { userId: viewerId, threadId: { in: [...ids] } } }),
             (member) => member.threadId,
+          )
+        : ids.map(() => null),
+    ),
+    rooms: loader(async (ids) =>
+      byKey(ids, await prisma.room.findMany({ where: { id: { in: [...ids] } } }), (room) => room.id),
+    ),
+    roomMemberships: loader(async (ids) =>
+      viewerId
+        ? byKey(
+            ids,
+            await prisma.roomMember.findMany({ where: { userId: viewerId, roomId: { in: [...ids] } } }),
+            (member) => member.roomId,
           )
         : ids.map(() => null),
     ),

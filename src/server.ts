@@ -21,6 +21,7 @@ import {
 } from "./context.js";
 import { openDatabase } from "./db/client.js";
 import { applyMigrations, readMigrations } from "./db/migrate.js";
+import { RoomHub } from "./delivery/room-hub.js";
 import { useSharedEventRendering } from "./delivery/shared-render.js";
 import { ChatLogTailer } from "./delivery/tailer.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -32,6 +33,8 @@ import { CloseCode, ConnectionRegistry, delay, type LiveConnection } from "./rea
 import { DOWNLOAD_PATH, loadSigningKey, serveDownload } from "./resolvers/attachments.js";
 import { announcePresence } from "./resolvers/presence.js";
 import { scheduleRetention } from "./resolvers/retention.js";
+import { notePresence } from "./resolvers/rooms/membership.js";
+import { scheduleRoomUpkeep } from "./resolvers/rooms/upkeep.js";
 import { scheduleSummaries } from "./resolvers/threads/summaries.js";
 import { toClientError } from "./schema/errors.js";
 import { schema } from "./schema/index.js";
@@ -102,6 +105,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     prisma: db.prisma,
     pubsub,
     chatLog: new ChatLogTailer(db, pubsub, log, config.deliveryPollSeconds * 1000),
+    rooms: new RoomHub({ db, pubsub, log, config }),
     presence: createPresenceStore(redis, {
       prefix: config.redisPrefix,
       instanceId,
@@ -113,11 +117,14 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     caches: createCaches(),
   };
   const registry = new ConnectionRegistry(services);
-  services.presence.onChange((userId) =>
+  services.presence.onChange((userId) => {
     announcePresence(services, userId).catch((error: Error) =>
       log.warn("Presence announcement failed", { userId, error: error.message }),
-    ),
-  );
+    );
+    notePresence(services, userId).catch((error: Error) =>
+      log.warn("Noting presence in rooms failed", { userId, error: error.message }),
+    );
+  });
 
   const yoga = createYoga<ServerContext, Context>({
     schema,
@@ -258,7 +265,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host === "0.0.0.0" ? "localhost" : host}:${address.port}/graphql`;
       log.info("Server listening", { url, storage: db.mode, pubsub: redis ? "redis" : "in-process" });
-      const timers = [scheduleRetention(services), scheduleSummaries(services)];
+      const timers = [scheduleRetention(services), scheduleSummaries(services), scheduleRoomUpkeep(services)];
       stopTimers = () => {
         for (const stop of timers) stop();
       };

@@ -6,7 +6,7 @@ import type {
   SessionEndKind,
   StreamAdvancedMessage,
 } from "../pubsub/topics.js";
-import type { LiveConnection } from "../realtime/connections.js";
+import { CloseCode, type LiveConnection } from "../realtime/connections.js";
 import {
   type ChatEntry,
   chatLogHead,
@@ -21,6 +21,7 @@ import {
 } from "./chat-log.js";
 import { type Cursor, formatCursor, parseCursor } from "./cursor.js";
 import { handoff } from "./handoff.js";
+import type { RoomDelivery, RoomReader } from "./room-hub.js";
 import type { TailReader } from "./tailer.js";
 import { eventsFromWire, readEvents, type StoredEvent, streamHead } from "./user-log.js";
 import { type MessageRecord, messageFromWire } from "./wire.js";
@@ -31,7 +32,9 @@ import { type MessageRecord, messageFromWire } from "./wire.js";
 // or late wake-up costs latency, never an event. What each item becomes (the GraphQL payload) is
 // the caller's: this module knows positions, not domains.
 
-export type StreamServices = Pick<Services, "db" | "prisma" | "pubsub" | "chatLog">;
+export type StreamServices = Pick<Services, "db" | "prisma" | "pubsub" | "chatLog" | "rooms"> & {
+  config: Pick<Services["config"], "rooms">;
+};
 
 /** An event from either log. */
 export type LogItem = { log: "user"; event: StoredEvent } | { log: "chat"; entry: ChatEntry };
@@ -45,6 +48,8 @@ export interface Presenter<T> {
   ): Promise<T[]>;
   /** A live-only event (typing, presence, a command). */
   ephemeral(message: EphemeralMessage): T;
+  /** A room's live traffic: the same delivery object for every reader on this instance. */
+  room(delivery: RoomDelivery): T;
   /** The device's session ended: the stream's last value. */
   ended(kind: SessionEndKind): T;
 }
@@ -182,6 +187,52 @@ class Signals {
   }
 }
 
+/** Room traffic waiting for a slow reader: past half of it LOW traffic is shed, past all of it everything. */
+const ROOM_BACKLOG = 256;
+/** Bytes a socket may hold unsent before its room traffic is shed. */
+const ROOM_SOCKET_BYTES = 1024 * 1024;
+
+/**
+ * A stream's side of its user's rooms. Rooms are live-only, so a reader that cannot keep up (its
+ * queue, or its socket's unsent bytes, is full) loses room traffic rather than growing memory, LOW
+ * first; one that stays behind for ROOM_SLOW_CONSUMER_SECONDS is disconnected with a code that
+ * tells the client to reconnect and resume (its durable events wait for it in the logs).
+ */
+class RoomFollower implements RoomReader {
+  queue: RoomDelivery[] = [];
+  /** Traffic this reader lost for being behind. */
+  shed = 0;
+  private behindSince: number | null = null;
+
+  constructor(
+    readonly userId: string,
+    private readonly signals: Signals,
+    private readonly connection: LiveConnection | undefined,
+    private readonly slowConsumerMs: number,
+  ) {}
+
+  offer(delivery: RoomDelivery): void {
+    const socketFull = (this.connection?.bufferedBytes ?? 0) > ROOM_SOCKET_BYTES;
+    const room = ROOM_BACKLOG - this.queue.length;
+    const full = socketFull || room <= 0 || (delivery.priority === "LOW" && room <= ROOM_BACKLOG / 2);
+    if (!full) {
+      this.behindSince = null;
+      this.queue.push(delivery);
+      this.signals.notify();
+      return;
+    }
+    this.shed++;
+    const now = Date.now();
+    this.behindSince ??= now;
+    if (now - this.behindSince >= this.slowConsumerMs) {
+      this.connection?.close(
+        CloseCode.TryAgainLater,
+        "Too far behind the room's traffic: reconnect and resume with events(since)",
+      );
+    }
+  }
+}
+
 /** Chat-log entries the tailer handed over, kept for a stream that is behind; beyond this it reads the database. */
 const CHAT_INBOX_LIMIT = 1024;
 
@@ -245,6 +296,12 @@ export async function followDevice<T>(
   const delivered = connection?.trackStream();
   const signals = new Signals();
   const chat = new ChatFollower(userId, signals);
+  const rooms = new RoomFollower(
+    userId,
+    signals,
+    connection,
+    services.config.rooms.slowConsumerSeconds * 1000,
+  );
   const unsubscribes = await Promise.all([
     services.pubsub.subscribe("streamAdvanced", userId, (message) => signals.advanced(message)),
     services.pubsub.subscribe("ephemeral", userId, (message) => signals.addEphemeral(message)),
@@ -258,10 +315,11 @@ export async function followDevice<T>(
           }),
         ]),
   ]);
-  await services.chatLog.add(chat, []);
+  await Promise.all([services.chatLog.add(chat, []), services.rooms.add(rooms)]);
   const unsubscribe = () => {
     for (const stop of unsubscribes) stop();
     services.chatLog.remove(chat);
+    services.rooms.remove(rooms);
   };
   connection?.sessionEnded.then((kind) => {
     signals.ended = kind;
@@ -372,6 +430,9 @@ export async function followDevice<T>(
         if (chat.mustRead || chat.inbox.some((row) => row.pos > at.chat)) continue;
         while (signals.ephemeral.length > 0 && !stopped && !signals.ended) {
           await push(present.ephemeral(signals.ephemeral.shift()!));
+        }
+        while (rooms.queue.length > 0 && !stopped && !signals.ended) {
+          await push(present.room(rooms.queue.shift()!));
         }
         if (signals.announced > userAt) continue;
         await signals.waitAfter(seen);

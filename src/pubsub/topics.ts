@@ -69,6 +69,39 @@ export interface ChatEphemeralMessage {
   event: EphemeralMessage;
 }
 
+export type RoomPriority = "HIGH" | "NORMAL" | "LOW";
+
+/** Live traffic of a room: a message or a RoomEvent, published once for all its members. */
+export interface RoomTrafficMessage {
+  roomId: string;
+  priority: RoomPriority;
+  createdAt: string;
+  /** Only these members get it (a targeted message, with its sender); absent: every member. */
+  audience?: string[];
+  /** A message, as messageToWire makes it: new, or as it is after `change`. */
+  message?: Record<string, unknown>;
+  change?: RoomMessageChange;
+  /** A RoomEvent. */
+  event?: RoomEventData;
+}
+
+/** A room message was edited, or recalled (by `by`; null: the app server). */
+export type RoomMessageChange = { kind: "EDITED" } | { kind: "RECALLED"; by: string | null };
+
+export interface RoomEventData {
+  kind: string;
+  actor: string | null;
+  users: string[];
+  /** ATTRIBUTES_CHANGED: the keys changed, with their new values (null: removed). */
+  attributes?: Record<string, string | null>;
+}
+
+/** A user joined or left a room: the instances holding their streams add or drop the room. */
+export interface RoomMembershipMessage {
+  roomId: string;
+  joined: boolean;
+}
+
 /** Topic name → [routing id, payload]. */
 export type Topics = {
   /** A device's session ended; whichever instance holds its connections tells them and closes them. */
@@ -80,4 +113,8 @@ export type Topics = {
   /** The chat log grew; one channel for all chats, since every instance follows the whole log. */
   chatLogAdvanced: [scope: "all", message: ChatLogAdvancedMessage];
   chatEphemeral: [scope: "all", message: ChatEphemeralMessage];
+  /** A room's live traffic; only instances with members of the room online subscribe. */
+  roomTraffic: [roomId: string, message: RoomTrafficMessage];
+  /** A user's room memberships changed; the instances holding the user's streams subscribe. */
+  roomMembership: [userId: string, message: RoomMembershipMessage];
 };

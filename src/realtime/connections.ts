@@ -8,6 +8,8 @@ export const CloseCode = {
   /** The token was bad, or the session behind it ended: sign in again. */
   Forbidden: 4403,
   GoingAway: 1001,
+  /** The client fell behind on live traffic: reconnect and resume from the last cursor (retried by graphql-ws clients). */
+  TryAgainLater: 1013,
 } as const;
 
 // How long an ended session's streams get to flush their SessionEvent before the socket closes anyway.
@@ -31,6 +33,11 @@ export class LiveConnection {
     this.sessionEnded = new Promise((resolve) => {
       this.endSession = resolve;
     });
+  }
+
+  /** Bytes the socket has queued and not yet sent: a client that does not read lets it grow. */
+  get bufferedBytes(): number {
+    return this.socket.bufferedAmount;
   }
 
   /** Whether the session ended or the socket is closing. */

@@ -67,9 +67,10 @@ function filePath(services: Services, id: string): string {
 }
 
 /**
- * Its uploader, anyone who can see a message (not recalled) that carries or forwards it, and the
- * members of a group it is shared in. Asked when a file is sent on and again at each download, so
- * a link stops working for someone who lost access (removed from the group, message recalled).
+ * Its uploader, anyone who can see a message (not recalled) that carries or forwards it (in a room:
+ * its members), and the members of a group it is shared in. Asked when a file is sent on and again
+ * at each download, so a link stops working for someone who lost access (removed from the group or
+ * room, message recalled).
  */
 export async function canReadAttachment(
   services: Pick<Services, "db">,
@@ -83,6 +84,10 @@ export async function canReadAttachment(
         WHERE m."attachmentIds" @> ARRAY[${attachment.id}::uuid] AND m."recalledAt" IS NULL
           AND m.id > c."clearedUpToId" AND ${fragment(readableSql("m", 'c."userId"'))}
           AND NOT EXISTS (SELECT 1 FROM "HiddenMessage" h WHERE h."userId" = c."userId" AND h."messageId" = m.id)
+      ) OR EXISTS (
+        SELECT 1 FROM "Message" m JOIN "RoomMember" rm ON rm."roomId" = m."chatId" AND rm."userId" = ${userId}::uuid
+        WHERE m."attachmentIds" @> ARRAY[${attachment.id}::uuid] AND m."recalledAt" IS NULL
+          AND ${fragment(readableSql("m", 'rm."userId"'))}
       ) OR EXISTS (
         SELECT 1 FROM "GroupFile" f JOIN "GroupMember" gm ON gm."groupId" = f."groupId" AND gm."userId" = ${userId}::uuid
         WHERE f."attachmentId" = ${attachment.id}::uuid

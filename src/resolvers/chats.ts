@@ -2,9 +2,10 @@ import type { Context, Services } from "../context.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { sql } from "../db/sql.js";
 import { badInput, notFound } from "../errors.js";
-import type { Chat, Conversation, Group, Thread } from "../generated/prisma/client.js";
+import type { Chat, Conversation, Group, Room, Thread } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
 import { findGroup, notMember } from "./groups/access.js";
+import { findRoom } from "./rooms/access.js";
 import { findThread, notThreadMember } from "./threads/access.js";
 import * as check from "./validation.js";
 
@@ -42,8 +43,15 @@ export interface ThreadTarget {
   group: Group;
 }
 
+export interface RoomTarget {
+  type: "ROOM";
+  /** A room's chat has the room's id. */
+  chatId: string;
+  room: Room;
+}
+
 /** What a ChatTarget names: each chat kind its own shape. */
-export type Target = DirectTarget | GroupTarget | ThreadTarget;
+export type Target = DirectTarget | GroupTarget | ThreadTarget | RoomTarget;
 
 /**
  * Resolves a ChatTarget for the calling user (or for `asUserId`, when the app server acts for
@@ -70,8 +78,8 @@ export async function resolveTarget(
     const group = await findGroup(ctx, thread.groupId);
     return { type: "THREAD", chatId: thread.id, thread, group };
   }
-  // Rooms come with their own domain; until then no such id exists.
-  throw notFound(`No room with id "${target.room}"`);
+  const room = await findRoom(ctx, target.room ?? "");
+  return { type: "ROOM", chatId: room.id, room };
 }
 
 /** A user a target names: enough to address them. */
@@ -171,6 +179,8 @@ export function describe(target: Target): string {
       return `the group "${target.group.name}"`;
     case "THREAD":
       return `the thread "${target.thread.name}"`;
+    case "ROOM":
+      return `the room "${target.room.name}"`;
     case "DIRECT":
       return `"${target.peer.username}"`;
   }

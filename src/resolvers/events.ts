@@ -10,10 +10,17 @@ import {
   resume,
   withCursors,
 } from "../delivery/device-stream.js";
+import type { RoomDelivery } from "../delivery/room-hub.js";
 import { readEvents, type StoredEvent, streamHead } from "../delivery/user-log.js";
 import { messageFromWire } from "../delivery/wire.js";
 import { badInput } from "../errors.js";
-import type { EphemeralMessage, PresencePayload, SessionEndKind, TypingPayload } from "../pubsub/topics.js";
+import type {
+  EphemeralMessage,
+  PresencePayload,
+  RoomEventData,
+  SessionEndKind,
+  TypingPayload,
+} from "../pubsub/topics.js";
 import { requireUser } from "./access.js";
 import type { ContactChange } from "./contacts.js";
 import type { ConversationChange } from "./conversations.js";
@@ -43,6 +50,7 @@ export type EventPayload =
   | { __typename: "ContactEvent"; kind: ContactChange; userId: string; message: string | null }
   | { __typename: "GroupEvent"; kind: GroupChange; groupId: string; actor: string | null; users: string[] }
   | { __typename: "ThreadEvent"; kind: ThreadChange; threadId: string; actor: string | null; users: string[] }
+  | ({ __typename: "RoomEvent"; roomId: string } & RoomEventData)
   | ({ __typename: "PresenceEvent" } & PresencePayload)
   | ({ __typename: "TypingEvent" } & TypingPayload);
 
@@ -271,6 +279,30 @@ function ephemeralPayload(message: EphemeralMessage): EventPayload {
   }
 }
 
+function roomPayload({ message, change, event, roomId }: RoomDelivery): EventPayload {
+  if (!message) return { __typename: "RoomEvent", roomId, ...event! };
+  switch (change?.kind) {
+    case "EDITED":
+      return { __typename: "MessageEditedEvent", messageId: message.id };
+    case "RECALLED":
+      return { __typename: "MessageRecalledEvent", messageId: message.id, chatId: roomId, by: change.by };
+    default:
+      return { __typename: "MessageEvent", messageId: message.id, message };
+  }
+}
+
+/** One payload per room delivery: the hub hands the same one to every local reader, rendered once. */
+const roomPayloads = new WeakMap<RoomDelivery, EventPayload>();
+
+function roomEnvelope(delivery: RoomDelivery): EventEnvelope {
+  let event = roomPayloads.get(delivery);
+  if (!event) {
+    event = roomPayload(delivery);
+    roomPayloads.set(delivery, event);
+  }
+  return { cursor: null, createdAt: delivery.createdAt, event };
+}
+
 /**
  * The calling device's one stream (delivery/device-stream.ts), as GraphQL envelopes: durable events
  * with their cursors, live-only ones without, and a SessionEvent last when its session ends.
@@ -292,6 +324,7 @@ export async function deviceEvents(
         createdAt: new Date(message.createdAt),
         event: ephemeralPayload(message),
       }),
+      room: roomEnvelope,
       ended: (kind) => ({ cursor: null, createdAt: new Date(), event: { __typename: "SessionEvent", kind } }),
     },
   );

@@ -1,6 +1,7 @@
 import type { Context } from "../context.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { deliver, type Tx, withEvents } from "../delivery/user-log.js";
+import { messageToWire } from "../delivery/wire.js";
 import { AppError, badInput, forbidden } from "../errors.js";
 import { type Message, type MessageType, Prisma, type User } from "../generated/prisma/client.js";
 import { requireAdmin, requireUser } from "./access.js";
@@ -12,6 +13,7 @@ import {
   findChat,
   forgetUsername,
   type PeerRef,
+  type RoomTarget,
   requireConversation,
   resolveTarget,
 } from "./chats.js";
@@ -29,6 +31,9 @@ import {
 } from "./message-bodies.js";
 import { type DirectSendResult, storeDirectMessage } from "./message-store.js";
 import { pageSize } from "./paging.js";
+import { requireRoomMember } from "./rooms/access.js";
+import { historyFloor, sendToRoom } from "./rooms/messages.js";
+import { RoomNotes } from "./rooms/roster.js";
 import { sendToThread } from "./threads/messages.js";
 import * as check from "./validation.js";
 import { parseMessageId, readableWhere, requireVisibleMessage, visibleMessages } from "./visibility.js";
@@ -90,9 +95,14 @@ export async function sendAs(
   const earlier = () => (clientMessageId ? findByClientId(ctx, sender.id, clientMessageId) : null);
   if (target.type !== "DIRECT") {
     const send = { input, prepared, ext, clientMessageId, screened, earlier };
-    return target.type === "GROUP"
-      ? sendToGroup(ctx, sender, target, send)
-      : sendToThread(ctx, sender, target, send);
+    switch (target.type) {
+      case "GROUP":
+        return sendToGroup(ctx, sender, target, send);
+      case "THREAD":
+        return sendToThread(ctx, sender, target, send);
+      case "ROOM":
+        return sendToRoom(ctx, sender, target, send);
+    }
   }
   if (input.targets != null) throw badInput("targets is for group and room messages", "targets");
   const mentions = await mentionedUsers(ctx, input.mentions ?? [], [sender.id, target.peer.id]);
@@ -205,6 +215,7 @@ export async function history(ctx: Context, input: HistoryInput): Promise<Histor
   const before = input.before == null ? null : parseMessageId(input.before);
   if (input.before != null && before === null) throw badInput("before must be a message cursor", "before");
   const target = await resolveTarget(ctx, input.conversation);
+  if (target.type === "ROOM") return roomHistory(ctx, target, input, last, before);
   const chatId = await findChat(ctx, target);
   const conversation = chatId
     ? await ctx.prisma.conversation.findUnique({ where: { userId_chatId: { userId: user.id, chatId } } })
@@ -213,6 +224,38 @@ export async function history(ctx: Context, input: HistoryInput): Promise<Histor
     if (target.type !== "DIRECT") await requireConversation(ctx, input.conversation);
     return { messages: [], hasPreviousPage: false };
   }
+  return historyPage(ctx, input, last, {
+    chatId: conversation.chatId,
+    id: { gt: conversation.clearedUpToId, ...(before === null ? {} : { lt: before }) },
+    hiddenBy: { none: { userId: user.id } },
+    ...readableWhere(user.id),
+  });
+}
+
+/** A room's recent history (ROOM_HISTORY_LIMIT), for its members and the app server. */
+async function roomHistory(
+  ctx: Context,
+  target: RoomTarget,
+  input: HistoryInput,
+  last: number,
+  before: bigint | null,
+): Promise<HistoryPage> {
+  const { member } = await requireRoomMember(ctx, target.chatId);
+  const floor = await historyFloor(ctx.services, target.chatId);
+  return historyPage(ctx, input, last, {
+    chatId: target.chatId,
+    id: { gte: floor, ...(before === null ? {} : { lt: before }) },
+    ...(member ? readableWhere(member.userId) : {}),
+  });
+}
+
+/** Newest first, `last` of them, with the `types` and `from` filters; oldest to newest inside. */
+async function historyPage(
+  ctx: Context,
+  input: HistoryInput,
+  last: number,
+  where: Prisma.MessageWhereInput,
+): Promise<HistoryPage> {
   let senderId: string | undefined;
   if (input.from != null) {
     const name = check.maybeUsername(input.from);
@@ -222,12 +265,9 @@ export async function history(ctx: Context, input: HistoryInput): Promise<Histor
   }
   const rows = await ctx.prisma.message.findMany({
     where: {
-      chatId: conversation.chatId,
-      id: { gt: conversation.clearedUpToId, ...(before === null ? {} : { lt: before }) },
+      ...where,
       ...(input.types?.length ? { type: { in: [...input.types] } } : {}),
       ...(senderId ? { senderId } : {}),
-      hiddenBy: { none: { userId: user.id } },
-      ...readableWhere(user.id),
     },
     orderBy: { id: "desc" },
     take: last + 1,
@@ -256,6 +296,28 @@ async function changeMessage<T>(
   work: (tx: Tx) => Promise<T | null>,
 ): Promise<T | null> {
   const { chatId, id: messageId } = message;
+  if (message.chatType === "ROOM") {
+    // Live only: the members online hear of it once it has committed.
+    const result = await ctx.prisma.$transaction((tx) => work(tx));
+    if (result !== null) {
+      const changed = await ctx.prisma.message.findUniqueOrThrow({ where: { id: messageId } });
+      const change =
+        kind === "MESSAGE_EDITED"
+          ? { kind: "EDITED" as const }
+          : { kind: "RECALLED" as const, by: (data?.by as string | null) ?? null };
+      const notes = new RoomNotes(ctx.services, chatId);
+      notes.traffic({
+        roomId: chatId,
+        priority: "HIGH",
+        createdAt: new Date().toISOString(),
+        message: messageToWire(changed),
+        change,
+        ...(message.targets.length > 0 ? { audience: [...message.targets, message.senderId] } : {}),
+      });
+      notes.send();
+    }
+    return result;
+  }
   if (onChatLog(message.chatType)) {
     const audience = message.targets.length > 0 ? [...message.targets, message.senderId] : [];
     return deliver(ctx, { chats: [chatId] }, async (tx, out) => {
@@ -274,6 +336,13 @@ async function changeMessage<T>(
 
 /** Whether the viewer runs the message's group (owners and admins recall any message there and in its threads). */
 async function managesChat(ctx: Context, message: Message): Promise<boolean> {
+  if (message.chatType === "ROOM") {
+    if (ctx.viewer.kind !== "user") return false;
+    const member = await ctx.prisma.roomMember.findUnique({
+      where: { roomId_userId: { roomId: message.chatId, userId: ctx.viewer.user.id } },
+    });
+    return manages(member);
+  }
   if (!onChatLog(message.chatType)) return false;
   const groupId =
     message.chatType === "THREAD"
@@ -307,8 +376,8 @@ export async function recallMessage(ctx: Context, id: string): Promise<Message> 
     const groupManager = await managesChat(ctx, found);
     if (found.senderId !== user.id && !groupManager) {
       throw forbidden(
-        onChatLog(found.chatType)
-          ? "Only the sender, the group's owner and its admins can recall a group message"
+        found.chatType !== "DIRECT"
+          ? "Only the sender and the owner and admins of its group or room can recall this message"
           : "Only the sender can recall a direct message",
       );
     }

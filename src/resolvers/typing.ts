@@ -1,5 +1,5 @@
 import type { Context } from "../context.js";
-import { AppError } from "../errors.js";
+import { AppError, badInput } from "../errors.js";
 import { requireUser } from "./access.js";
 import { type ChatTargetInput, findChat, resolveTarget } from "./chats.js";
 import { requireMayMessage } from "./contacts.js";
@@ -18,6 +18,7 @@ const TYPING_WINDOW_SECONDS = 10;
 export async function sendTyping(ctx: Context, conversation: ChatTargetInput): Promise<boolean> {
   const { user } = requireUser(ctx);
   const target = await resolveTarget(ctx, conversation);
+  if (target.type === "ROOM") throw badInput("Rooms have no typing indicators", "conversation");
   if (target.type === "GROUP") {
     const member = await ctx.prisma.groupMember.findUnique({
       where: { groupId_userId: { groupId: target.chatId, userId: user.id } },

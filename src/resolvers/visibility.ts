@@ -2,8 +2,8 @@ import type { Context } from "../context.js";
 import { notFound } from "../errors.js";
 import type { Conversation, Message, Prisma } from "../generated/prisma/client.js";
 
-// Who can see a message: a participant of its chat (someone with a Conversation in it) who has not
-// deleted it from, or cleared it out of, their own history. Anything else is NOT_FOUND, so that
+// Who can see a message: a participant of its chat (someone with a Conversation in it, or a member
+// of its room) who has not deleted it from, or cleared it out of, their own history. Anything else is NOT_FOUND, so that
 // nobody learns whether a message they are not party to exists.
 
 const MESSAGE_ID = /^[1-9][0-9]{0,18}$/;
@@ -55,17 +55,18 @@ export async function visibleMessages(
     },
   });
   const chatIds = [...new Set(messages.map((message) => message.chatId))];
-  const conversations = new Map(
-    (await ctx.prisma.conversation.findMany({ where: { userId, chatId: { in: chatIds } } })).map((c) => [
-      c.chatId,
-      c,
-    ]),
-  );
-  return new Map(
-    messages
-      .filter((message) => isVisibleIn(message, conversations.get(message.chatId)))
-      .map((message) => [message.id.toString(), message]),
-  );
+  const [conversations, rooms] = await Promise.all([
+    ctx.prisma.conversation.findMany({ where: { userId, chatId: { in: chatIds } } }),
+    ctx.prisma.roomMember.findMany({ where: { userId, roomId: { in: chatIds } }, select: { roomId: true } }),
+  ]);
+  const byChat = new Map(conversations.map((c) => [c.chatId, c]));
+  // Rooms keep no conversation: their members see what the room still holds.
+  const inRoom = new Set(rooms.map((row) => row.roomId));
+  const visible = (message: Message) =>
+    message.chatType === "ROOM"
+      ? inRoom.has(message.chatId) && readableBy(message, userId)
+      : isVisibleIn(message, byChat.get(message.chatId));
+  return new Map(messages.filter(visible).map((message) => [message.id.toString(), message]));
 }
 
 export async function requireVisibleMessage(

@@ -5,7 +5,7 @@ import { UserRef } from "./accounts.js";
 import { builder } from "./builder.js";
 import { ChatTargetRef, ChatTypeRef } from "./chats.js";
 import { connectionType } from "./pagination.js";
-import { ConversationRef, GroupRef, MessageRef, ThreadRef } from "./refs.js";
+import { ConversationRef, GroupRef, MessageRef, RoomRef, ThreadRef } from "./refs.js";
 
 ConversationRef.implement({
   description: "The viewer's side of a chat: unread count, pin, marks and what they cleared.",
@@ -25,6 +25,13 @@ ConversationRef.implement({
       description: "Group chats: the group.",
       resolve: (conversation, _args, ctx) =>
         conversation.chatType === "GROUP" ? ctx.loaders.groups.load(conversation.chatId) : null,
+    }),
+    room: t.field({
+      type: RoomRef,
+      nullable: true,
+      description: "Rooms: the room. Rooms keep no conversations; a room message's conversation is made up.",
+      resolve: (conversation, _args, ctx) =>
+        conversation.chatType === "ROOM" ? ctx.loaders.rooms.load(conversation.chatId) : null,
     }),
     thread: t.field({
       type: ThreadRef,

@@ -3,7 +3,7 @@ import * as events from "../resolvers/events.js";
 import { UserRef } from "./accounts.js";
 import { builder, present, sameForEveryViewer, type Types } from "./builder.js";
 import { ContactRef } from "./contacts.js";
-import { ConversationRef, GroupRef, MessageRef, ThreadRef } from "./refs.js";
+import { ConversationRef, GroupRef, MessageRef, RoomRef, ThreadRef } from "./refs.js";
 
 type Payload<Name extends EventPayload["__typename"]> = Extract<EventPayload, { __typename: Name }>;
 
@@ -52,13 +52,16 @@ const EventKindRef = builder.enumType("EventKind", {
     GROUP_CREATED: { description: "GroupEvent: the group was made; users are its first members" },
     GROUP_DESTROYED: { description: "GroupEvent: the owner destroyed the group; its conversation ends" },
     GROUP_UPDATED: { description: "GroupEvent: name, description, ext or settings changed" },
-    ANNOUNCEMENT_CHANGED: { description: "GroupEvent: the announcement changed" },
+    ANNOUNCEMENT_CHANGED: { description: "GroupEvent, RoomEvent: the announcement changed" },
     MEMBER_JOINED: {
       description:
         "GroupEvent: users joined (or were approved, or accepted an invitation). ThreadEvent: users joined",
     },
-    MEMBER_LEFT: { description: "GroupEvent, ThreadEvent: users left" },
-    MEMBER_REMOVED: { description: "GroupEvent, ThreadEvent: users were removed by actor" },
+    MEMBER_LEFT: {
+      description:
+        "GroupEvent, ThreadEvent: users left. RoomEvent: users left, or were gone past ROOM_LEAVE_GRACE_SECONDS",
+    },
+    MEMBER_REMOVED: { description: "GroupEvent, ThreadEvent, RoomEvent: users were removed by actor" },
     MEMBER_INVITED: {
       description: "GroupEvent: actor invited you (acceptGroupInvite or declineGroupInvite)",
     },
@@ -67,17 +70,19 @@ const EventKindRef = builder.enumType("EventKind", {
       description: "GroupEvent: actor asked to join (owner and admins, and the applicant's devices)",
     },
     JOIN_DECLINED: { description: "GroupEvent: a request to join was declined" },
-    OWNER_CHANGED: { description: "GroupEvent: users[0] is the new owner, users[1] the old one" },
-    ADMIN_ADDED: { description: "GroupEvent: users became admins" },
-    ADMIN_REMOVED: { description: "GroupEvent: users are no longer admins" },
-    MEMBERS_MUTED: { description: "GroupEvent: users were muted for a time" },
-    MEMBERS_UNMUTED: { description: "GroupEvent: users were unmuted" },
-    ALL_MUTED: { description: "GroupEvent: everyone but the owner, admins and the allow list is muted" },
-    ALL_UNMUTED: { description: "GroupEvent: mute-all was lifted" },
-    ALLOW_LIST_ADDED: { description: "GroupEvent: users may speak while all are muted" },
-    ALLOW_LIST_REMOVED: { description: "GroupEvent: users left the allow list" },
-    MEMBERS_BLOCKED: { description: "GroupEvent: users were removed and barred" },
-    MEMBERS_UNBLOCKED: { description: "GroupEvent: users may join again" },
+    OWNER_CHANGED: { description: "GroupEvent, RoomEvent: users[0] is the new owner, users[1] the old one" },
+    ADMIN_ADDED: { description: "GroupEvent, RoomEvent: users became admins" },
+    ADMIN_REMOVED: { description: "GroupEvent, RoomEvent: users are no longer admins" },
+    MEMBERS_MUTED: { description: "GroupEvent, RoomEvent: users were muted for a time" },
+    MEMBERS_UNMUTED: { description: "GroupEvent, RoomEvent: users were unmuted" },
+    ALL_MUTED: {
+      description: "GroupEvent, RoomEvent: everyone but the owner, admins and the allow list is muted",
+    },
+    ALL_UNMUTED: { description: "GroupEvent, RoomEvent: mute-all was lifted" },
+    ALLOW_LIST_ADDED: { description: "GroupEvent, RoomEvent: users may speak while all are muted" },
+    ALLOW_LIST_REMOVED: { description: "GroupEvent, RoomEvent: users left the allow list" },
+    MEMBERS_BLOCKED: { description: "GroupEvent, RoomEvent: users were removed and barred" },
+    MEMBERS_UNBLOCKED: { description: "GroupEvent, RoomEvent: users may join again" },
     MEMBER_ATTRIBUTES_CHANGED: { description: "GroupEvent: a member's attributes changed" },
     MESSAGES_BLOCKED: {
       description: "GroupEvent: you stopped receiving the group's messages (blockGroupMessages)",
@@ -90,6 +95,9 @@ const EventKindRef = builder.enumType("EventKind", {
     THREAD_DESTROYED: {
       description: "ThreadEvent (to the group's members): the thread was destroyed; its conversation ends",
     },
+    ROOM_DESTROYED: { description: "RoomEvent: the room was destroyed" },
+    ROOM_UPDATED: { description: "RoomEvent: name, description, ext or maxMembers changed" },
+    ATTRIBUTES_CHANGED: { description: "RoomEvent: attributes were set or removed (see attributes)" },
     NEW_MESSAGES: {
       description:
         "ThreadEvent (to the group's members): new messages in the thread; see messageCount and lastMessage. Coalesced: at most one per THREAD_SUMMARY_SECONDS per thread",
@@ -286,6 +294,38 @@ builder.objectFields(ThreadEventRef, (t) => ({
   }),
 }));
 
+const RoomEventRef = eventObject(
+  "RoomEvent",
+  "A room changed (members, roles, mutes, attributes, its end). Live only: to the members online, with no cursor.",
+  sameForEveryViewer,
+);
+builder.objectFields(RoomEventRef, (t) => ({
+  kind: t.field({ type: EventKindRef, resolve: (event) => event.kind as never }),
+  room: t.field({
+    type: RoomRef,
+    nullable: true,
+    description: "The room as it is now",
+    resolve: (event, _args, ctx) => ctx.loaders.rooms.load(event.roomId),
+  }),
+  actor: t.field({
+    type: UserRef,
+    nullable: true,
+    description: "Who made the change; null for the app server and the server itself",
+    resolve: (event, _args, ctx) => (event.actor ? ctx.loaders.users.load(event.actor) : null),
+  }),
+  users: t.field({
+    type: [UserRef],
+    description: "The users the change is about",
+    resolve: async (event, _args, ctx) => present(await ctx.loaders.users.loadMany(event.users)),
+  }),
+  attributes: t.field({
+    type: "JSON",
+    nullable: true,
+    description: "ATTRIBUTES_CHANGED: the keys changed, with their new values (null: removed)",
+    resolve: (event) => event.attributes ?? null,
+  }),
+}));
+
 const PresenceEventRef = eventObject(
   "PresenceEvent",
   "A user whose presence you subscribed to came online, went offline or changed their status. Live only.",
@@ -324,6 +364,7 @@ const EventRef = builder.unionType("Event", {
     ContactEventRef,
     GroupEventRef,
     ThreadEventRef,
+    RoomEventRef,
     PresenceEventRef,
     TypingEventRef,
     SessionEventRef,

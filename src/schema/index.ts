@@ -10,6 +10,7 @@ import "./messages.js";
 import "./conversations.js";
 import "./groups.js";
 import "./threads.js";
+import "./rooms.js";
 import "./search.js";
 import "./events.js";
 

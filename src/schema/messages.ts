@@ -4,12 +4,13 @@ import { onChatLog } from "../resolvers/chat-kinds.js";
 import type { MessageRecord } from "../resolvers/messages.js";
 import * as messages from "../resolvers/messages.js";
 import * as receipts from "../resolvers/receipts.js";
+import { roomConversation } from "../resolvers/rooms/queries.js";
 import { UserRef } from "./accounts.js";
 import { AttachmentRef } from "./attachments.js";
 import { builder, perViewer, present, sameForEveryViewer, type Types } from "./builder.js";
 import { ChatTargetRef, ChatTypeRef } from "./chats.js";
 import { connectionType } from "./pagination.js";
-import { ConversationRef, GroupRef, MessageRef, ThreadRef } from "./refs.js";
+import { ConversationRef, GroupRef, MessageRef, RoomRef, ThreadRef } from "./refs.js";
 
 export const MessageTypeRef = builder.enumType("MessageType", {
   values: ["TEXT", "IMAGE", "VOICE", "VIDEO", "FILE", "LOCATION", "COMMAND", "CUSTOM", "COMBINED"] as const,
@@ -24,7 +25,7 @@ const MessageStatusRef = builder.enumType("MessageStatus", {
   } as const,
 });
 
-const MessagePriorityRef = builder.enumType("MessagePriority", {
+export const MessagePriorityRef = builder.enumType("MessagePriority", {
   description: "For room messages under load: LOW is dropped first, HIGH never.",
   values: ["HIGH", "NORMAL", "LOW"] as const,
 });
@@ -153,10 +154,13 @@ const MessageBodyRef = builder.unionType("MessageBody", {
 });
 
 const MessageTargetRef = builder.unionType("MessageTarget", {
-  description: "Whom a message was sent to: a user, a group or a thread.",
-  types: [UserRef, GroupRef, ThreadRef],
-  resolveType: (target) =>
-    "username" in target ? UserRef : "parentMessageId" in target ? ThreadRef : GroupRef,
+  description: "Whom a message was sent to: a user, a group, a thread or a room.",
+  types: [UserRef, GroupRef, ThreadRef, RoomRef],
+  resolveType: (target) => {
+    if ("username" in target) return UserRef;
+    if ("parentMessageId" in target) return ThreadRef;
+    return "joinPolicy" in target ? GroupRef : RoomRef;
+  },
 });
 
 const UserConnectionRef = connectionType("User", UserRef as never) as ReturnType<typeof connectionType<User>>;
@@ -174,8 +178,12 @@ MessageRef.implement({
       ...perViewer,
       type: ConversationRef,
       nullable: true,
-      description: "The viewer's conversation this message is in.",
-      resolve: (message, _args, ctx) => ctx.loaders.conversations.load(message.chatId),
+      description:
+        "The viewer's conversation this message is in (for a room: one made up, as rooms keep none).",
+      resolve: (message, _args, ctx) =>
+        message.chatType === "ROOM"
+          ? roomConversation(ctx, message.chatId)
+          : ctx.loaders.conversations.load(message.chatId),
     }),
     chatType: t.field({ type: ChatTypeRef, resolve: (message) => message.chatType }),
     from: t.field({
@@ -191,6 +199,8 @@ MessageRef.implement({
             return ctx.loaders.groups.load(message.chatId);
           case "THREAD":
             return ctx.loaders.threads.load(message.chatId);
+          case "ROOM":
+            return ctx.loaders.rooms.load(message.chatId);
           default:
             return message.recipientId ? ctx.loaders.users.load(message.recipientId) : null;
         }
@@ -260,7 +270,7 @@ const MessageConnectionRef = connectionType("Message", MessageRef);
 
 // --- Inputs ---------------------------------------------------------------------------------------
 
-const MessageBodyInputRef = builder.inputType("MessageBodyInput", {
+export const MessageBodyInputRef = builder.inputType("MessageBodyInput", {
   isOneOf: true,
   description: "Exactly one body.",
   fields: (t) => ({

@@ -19,6 +19,7 @@ export interface PreparedSend {
     mentionAll?: boolean | null;
     targets?: readonly string[] | null;
     requestReadReceipts?: boolean | null;
+    priority?: string | null;
   };
   prepared: PreparedBody;
   ext: Record<string, unknown>;

@@ -1,0 +1,34 @@
+import type { Services } from "../../context.js";
+import { destroyIdleRooms } from "./lifecycle.js";
+import { removeGoneMembers } from "./membership.js";
+import { trimHistories } from "./messages.js";
+
+// Room housekeeping that every instance runs; each step is judged under the room's lock, so two
+// instances doing it at once do it once: members gone past the grace period, idle rooms, history.
+
+const MAX_INTERVAL_MS = 10_000;
+
+export function scheduleRoomUpkeep(services: Services): () => void {
+  let trimmedAfter = 0n;
+  let running = false;
+  const steps: [what: string, run: () => Promise<unknown>][] = [
+    ["removing members gone past ROOM_LEAVE_GRACE_SECONDS", () => removeGoneMembers(services)],
+    ["destroying idle rooms", () => destroyIdleRooms(services)],
+    ["trimming room history", async () => (trimmedAfter = await trimHistories(services, trimmedAfter))],
+  ];
+  const run = async () => {
+    if (running) return;
+    running = true;
+    for (const [what, step] of steps) {
+      await step().catch((error: Error) =>
+        services.log.warn("Room upkeep failed", { what, error: error.message }),
+      );
+    }
+    running = false;
+  };
+  // A quarter of the grace period, so a member is removed within 1.25 times it.
+  const interval = Math.min(MAX_INTERVAL_MS, (services.config.rooms.leaveGraceSeconds * 1000) / 4);
+  const timer = setInterval(run, interval);
+  timer.unref();
+  return () => clearInterval(timer);
+}
