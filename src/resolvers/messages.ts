@@ -242,11 +242,12 @@ export async function message(ctx: Context, id: string): Promise<Message> {
  * Changes a message in one transaction and tells everyone who had it, by its chat's kind: the two
  * streams of a direct chat, or one chat-log entry for a group (its targets only, when targeted).
  * `work` returns null when there turned out to be nothing to change, and then nobody is told.
+ * Recalls, edits and reactions (resolvers/reactions.ts) all choose their recipients here.
  */
-async function changeMessage<T>(
+export async function changeMessage<T>(
   ctx: Context,
   message: Message,
-  kind: "MESSAGE_RECALLED" | "MESSAGE_EDITED",
+  kind: "MESSAGE_RECALLED" | "MESSAGE_EDITED" | "REACTION",
   data: Record<string, unknown> | null,
   work: (tx: Tx) => Promise<T | null>,
 ): Promise<T | null> {

@@ -157,7 +157,9 @@ const MessageTargetRef = builder.unionType("MessageTarget", {
   resolveType: (target) => ("username" in target ? UserRef : GroupRef),
 });
 
-const UserConnectionRef = connectionType("User", UserRef as never) as ReturnType<typeof connectionType<User>>;
+export const UserConnectionRef = connectionType("User", UserRef as never) as ReturnType<
+  typeof connectionType<User>
+>;
 
 // --- Message --------------------------------------------------------------------------------------
 
