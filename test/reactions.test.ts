@@ -249,6 +249,20 @@ describe("reactions in a group", () => {
     await fails("NOT_FOUND", url, ADD, { m: message, r: "😢" }, a.token);
     await fails("NOT_FOUND", url, REMOVE, { m: message, r: "👍" }, a.token);
   });
+
+  it("are open to a muted member: mutes stop sending, not reacting", async () => {
+    const [owner, a] = [await signUp(url), await signUp(url)];
+    const groupId = await group(owner, [a]);
+    const message = await sendToGroup(owner, groupId, "quiet please");
+    await ok(
+      url,
+      "mutation($id: ID!, $u: [String!]!) { muteGroupMembers(id: $id, usernames: $u, durationSeconds: 3600) }",
+      { id: groupId, u: [a.username] },
+      owner.token,
+    );
+    await fails("MUTED", url, SEND, { to: { group: groupId }, t: "let me speak" }, a.token);
+    await add(a, message, "🤐");
+  });
 });
 
 describe("reaction rules", () => {

@@ -91,7 +91,8 @@ export async function addReaction(ctx: Context, input: ReactionInput): Promise<M
     await tx.reaction.create({ data: { messageId: message.id, reaction, userId, ordinal } });
     return true;
   });
-  return message;
+  // As it is now (an edit may have come in between), with this reaction among its reactions.
+  return (await ctx.loaders.messages.load(message.id))!;
 }
 
 /** Removes the caller's reaction; NOT_FOUND if they had not made it. */
