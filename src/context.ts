@@ -30,6 +30,7 @@ import {
   groupReadCounts,
 } from "./resolvers/conversation-stats.js";
 import { type PresenceView, presenceOf } from "./resolvers/presence-view.js";
+import { type ReactionSummary, reactionSummaries } from "./resolvers/reaction-summaries.js";
 import { type ThreadStats, threadStats } from "./resolvers/threads/stats.js";
 import { hashToken, tokenKind } from "./security/tokens.js";
 
@@ -100,6 +101,8 @@ export interface Loaders {
   groups: DataLoader<string, Group | null>;
   /** Group message id → how many members read it (requestReadReceipts). */
   readCounts: DataLoader<bigint, number, string>;
+  /** Message id → its reactions, with whether the viewer made each one. */
+  reactions: DataLoader<bigint, ReactionSummary[], string>;
   /** chatId → the counts of the viewer's group conversation in it. */
   groupStats: DataLoader<string, GroupConversationStats | null>;
   /** groupId → the viewer's membership of it. */
@@ -182,6 +185,13 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
       async (ids) => {
         const counts = await groupReadCounts({ services }, ids);
         return ids.map((id) => counts.get(String(id)) ?? 0);
+      },
+      { cacheKeyFn: String },
+    ),
+    reactions: loader(
+      async (ids) => {
+        const summaries = await reactionSummaries({ services }, viewerId ?? null, ids);
+        return ids.map((id) => summaries.get(String(id)) ?? []);
       },
       { cacheKeyFn: String },
     ),

@@ -33,6 +33,8 @@ const STREAM = `subscription($since: String) {
       ... on ConversationEvent { kind conversation { ${CONVERSATION} } }
       ... on ContactEvent { kind user { username } contact { remark } }
       ... on GroupEvent { kind group { id memberCount } actor { username } users { username } }
+      ... on ReactionEvent { reaction added user { username }
+        message { id chatType from { username } to { __typename ... on User { username } ... on Group { id } } } }
     }
   }
 }`;
@@ -48,7 +50,8 @@ function cursorStep(before: string, after: string, event: any): string | null {
   const either = event.__typename === "GroupEvent" && EITHER_KINDS.has(event.kind);
   const inChatLog =
     (event.__typename === "GroupEvent" && !OUTSIDER_KINDS.has(event.kind)) ||
-    (event.__typename === "MessageEvent" && event.message.chatType === "GROUP");
+    ((event.__typename === "MessageEvent" || event.__typename === "ReactionEvent") &&
+      event.message.chatType === "GROUP");
   if (u1 === u0 + 1n && c1 >= c0 && (!inChatLog || either)) return null;
   if (u1 === u0 && c1 > c0) return null;
   return `cursor ${after} after ${before} (${event.__typename} ${event.kind ?? ""})`;
@@ -126,7 +129,17 @@ interface Sent {
   id: string;
   from: string;
   to: string;
+  recalled: boolean;
+  /** Who deleted or cleared it from their own history. */
+  hiddenFor: Set<string>;
+  /** "<username> <reaction>" for each reaction on it. */
+  reactions: Set<string>;
 }
+
+/** Message.reactions with every user (the scenario's four users, at most). */
+const REACTIONS = "reactions { reaction count reactedByMe users(first: 20) { username } }";
+const ADD_REACTION = "mutation($m: ID!, $r: String!) { addReaction(messageId: $m, reaction: $r) { id } }";
+const REMOVE_REACTION = "mutation($m: ID!, $r: String!) { removeReaction(messageId: $m, reaction: $r) }";
 
 async function runScenario(urls: string[], seed: number, steps: number) {
   const rng = random(seed);
@@ -164,8 +177,9 @@ async function runScenario(urls: string[], seed: number, steps: number) {
     query: string,
     variables: Record<string, unknown>,
     expected: string | null | (string | null)[],
+    using = rng,
   ) => {
-    const result = await gql(rng.pick(urls), query, variables, actor.token);
+    const result = await gql(using.pick(urls), query, variables, actor.token);
     const code = (result.errors?.[0]?.extensions?.code as string | undefined) ?? null;
     log.push(`${actor.username} ${name} ${JSON.stringify(variables)} → ${code ?? "ok"}`);
     const allowed = Array.isArray(expected) ? expected : [expected];
@@ -184,6 +198,7 @@ async function runScenario(urls: string[], seed: number, steps: number) {
   // Which requests are waiting and who are contacts, as far as the actions know: only to aim the
   // next action where it can succeed. What the devices must show comes from the server at the end.
   const waiting = new Set<string>(); // "from>to"
+  const blocks = new Set<string>(); // "blocker>blocked"
   const friends = new Set<string>(); // "a|b", sorted
   const pair = (a: string, b: string) => [a, b].sort().join("|");
   const befriend = (a: string, b: string) => {
@@ -250,6 +265,8 @@ async function runScenario(urls: string[], seed: number, steps: number) {
           : "mutation($u: String!) { unblockUser(username: $u) }",
         { u: randomPeer.username },
       );
+      if (block) blocks.add(`${me}>${randomPeer.username}`);
+      else blocks.delete(`${me}>${randomPeer.username}`);
     }
   };
 
@@ -261,6 +278,7 @@ async function runScenario(urls: string[], seed: number, steps: number) {
     roles: Map<string, string>;
     mutedUntil: Map<string, number>;
     barred: Set<string>;
+    messages: { id: string; viewers: Set<string>; reactions: Set<string> }[];
   }
   const groups: GroupAim[] = [];
   let groupMessages = 0;
@@ -276,6 +294,8 @@ async function runScenario(urls: string[], seed: number, steps: number) {
     for (const name of names) {
       group.roles.delete(name);
       group.mutedUntil.delete(name);
+      // History starts again at a rejoin: what was sent before is gone for them.
+      for (const message of group.messages) message.viewers.delete(name);
     }
   };
   const GROUP_SEND = `mutation($g: ID!, $t: String!, $m: [String!], $all: Boolean, $tg: [String!]) {
@@ -329,7 +349,13 @@ async function runScenario(urls: string[], seed: number, steps: number) {
           [me, "OWNER"],
           ...members.map((m): [string, string] => [m, "MEMBER"]),
         ]);
-        groups.push({ id: data.createGroup.id, roles, mutedUntil: new Map(), barred: new Set() });
+        groups.push({
+          id: data.createGroup.id,
+          roles,
+          mutedUntil: new Map(),
+          barred: new Set(),
+          messages: [],
+        });
       }
     } else if (kind === "join") {
       const outside = groups.filter((g) => !g.roles.has(me));
@@ -473,7 +499,11 @@ async function runScenario(urls: string[], seed: number, steps: number) {
         },
         expected,
       );
-      if (data) groupMessages++;
+      if (data) {
+        groupMessages++;
+        const audience = targets?.length ? [...targets, me] : [...group.roles.keys()];
+        group.messages.push({ id: data.sendMessage.id, viewers: new Set(audience), reactions: new Set() });
+      }
     } else {
       const group = mine.length > 0 ? rng.pick(mine) : rng.pick(groups);
       await expect(
@@ -486,7 +516,49 @@ async function runScenario(urls: string[], seed: number, steps: number) {
     }
   };
 
+  // Reactions draw from their own generator, so every other action, and what it tests, stays as it
+  // was. Each outcome is known: the message's state for the actor (unseen, recalled, blocked), else
+  // CONFLICT or NOT_FOUND from what the actor already did, else success.
+  const reacting = random(seed + 1);
+  let reactionChanges = 0;
+  const directRefusal = (message: Sent, me: string) => {
+    const peer = message.from === me ? message.to : message.from;
+    if (message.hiddenFor.has(me)) return "NOT_FOUND";
+    if (message.recalled) return "BAD_USER_INPUT";
+    return blocks.has(`${peer}>${me}`) ? "BLOCKED" : null;
+  };
+  const reactionAction = async () => {
+    const actor = reacting.pick(users);
+    const me = actor.username;
+    const candidates = [
+      ...sent
+        .filter((m) => m.from === me || m.to === me)
+        .map((message) => ({ message, refusal: directRefusal(message, me) })),
+      ...groups
+        .flatMap((g) => g.messages)
+        .map((message) => ({ message, refusal: message.viewers.has(me) ? null : "NOT_FOUND" })),
+    ];
+    if (candidates.length === 0) return;
+    const { message, refusal } = reacting.pick(candidates);
+    const reaction = reacting.pick(["👍", "❤️", "😂"]);
+    const key = `${me} ${reaction}`;
+    const adding = reacting.chance(0.6);
+    const data = await expect(
+      actor,
+      adding ? "addReaction" : "removeReaction",
+      adding ? ADD_REACTION : REMOVE_REACTION,
+      { m: message.id, r: reaction },
+      refusal ?? (adding === message.reactions.has(key) ? (adding ? "CONFLICT" : "NOT_FOUND") : null),
+      reacting,
+    );
+    if (data === undefined) return;
+    reactionChanges++;
+    if (adding) message.reactions.add(key);
+    else message.reactions.delete(key);
+  };
+
   for (let step = 0; step < steps; step++) {
+    if (reacting.chance(0.4)) await reactionAction();
     const device = rng.pick(devices);
     const actor = device.session;
     const peer = peerOf(actor);
@@ -514,18 +586,29 @@ async function runScenario(urls: string[], seed: number, steps: number) {
         { to: peer.username, t: `step ${step}`, cid },
         ["BLOCKED"],
       );
-      if (data && !sent.some((m) => m.id === data.sendMessage.id))
-        sent.push({ id: data.sendMessage.id, from: actor.username, to: peer.username });
+      if (data && !sent.some((m) => m.id === data.sendMessage.id)) {
+        sent.push({
+          id: data.sendMessage.id,
+          from: actor.username,
+          to: peer.username,
+          recalled: false,
+          hiddenFor: new Set(),
+          reactions: new Set(),
+        });
+      }
     } else if (roll < 0.52) {
       const mine = mineTo(actor);
-      if (mine.length)
-        await act(
+      if (mine.length) {
+        const message = rng.pick(mine);
+        const data = await act(
           actor,
           "recall",
           `mutation($id: ID!) { recallMessage(id: $id) { id } }`,
-          { id: rng.pick(mine).id },
+          { id: message.id },
           ["NOT_FOUND"],
         );
+        if (data) message.recalled = true;
+      }
     } else if (roll < 0.6) {
       const mine = mineTo(actor);
       if (mine.length) {
@@ -586,30 +669,37 @@ async function runScenario(urls: string[], seed: number, steps: number) {
     } else if (roll < 0.94) {
       const chat = between(actor, peer.username);
       if (chat.length) {
-        await act(
+        const message = rng.pick(chat);
+        const data = await act(
           actor,
           "delete",
           `mutation($u: String!, $ids: [ID!]!) { deleteMessages(conversation: { user: $u }, messageIds: $ids) }`,
-          { u: peer.username, ids: [rng.pick(chat).id] },
+          { u: peer.username, ids: [message.id] },
           ["NOT_FOUND"],
         );
+        if (data) message.hiddenFor.add(actor.username);
       }
     } else if (roll < 0.97) {
-      await act(
+      const data = await act(
         actor,
         "clear",
         `mutation($u: String!) { clearConversationHistory(conversation: { user: $u }) }`,
         { u: peer.username },
         ["NOT_FOUND"],
       );
+      if (data) for (const message of between(actor, peer.username)) message.hiddenFor.add(actor.username);
     } else {
-      await act(
+      const deleteHistory = rng.chance(0.5);
+      const data = await act(
         actor,
         "deleteConversation",
         `mutation($u: String!, $h: Boolean) { deleteConversation(conversation: { user: $u }, deleteHistory: $h) }`,
-        { u: peer.username, h: rng.chance(0.5) },
+        { u: peer.username, h: deleteHistory },
         ["NOT_FOUND"],
       );
+      if (data && deleteHistory) {
+        for (const message of between(actor, peer.username)) message.hiddenFor.add(actor.username);
+      }
     }
   }
 
@@ -665,7 +755,7 @@ async function runScenario(urls: string[], seed: number, steps: number) {
       const history = await ok(
         urls[0]!,
         `query($u: String!) { messages(conversation: { user: $u }, last: 100) { edges { node {
-        id editCount recalled status from { username } body { ... on TextBody { text } } } } } }`,
+        id editCount recalled status from { username } body { ... on TextBody { text } } ${REACTIONS} } } } }`,
         { u: peer.username },
         session.token,
       );
@@ -711,7 +801,7 @@ async function runScenario(urls: string[], seed: number, steps: number) {
     );
   }
   for (const device of devices) device.disconnect();
-  return { steps, messages: sent.length, groups: groups.length, groupMessages };
+  return { steps, messages: sent.length, groups: groups.length, groupMessages, reactionChanges };
 }
 
 /** What a fresh fetch says of the user's groups, and the same shaped as the model can know it. */
@@ -741,7 +831,7 @@ async function fetchGroupState(url: string, session: SignedIn) {
       `query($id: ID!) {
         groupMembers(id: $id, first: 100) { edges { node { role user { username } } } }
         messages(conversation: { group: $id }, last: 100) { edges { node {
-          id from { username } body { ... on TextBody { text } } targets { username } } } } }`,
+          id from { username } body { ... on TextBody { text } } targets { username } ${REACTIONS} } } } }`,
       { id },
       session.token,
     );
@@ -883,6 +973,7 @@ describe("randomized sync against a fresh fetch", () => {
       );
       assert.ok(result.messages > 15, JSON.stringify(result));
       assert.ok(result.groups >= 2 && result.groupMessages > 15, JSON.stringify(result));
+      assert.ok(result.reactionChanges > 20, JSON.stringify(result));
     });
   }
 });

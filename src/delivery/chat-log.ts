@@ -40,8 +40,8 @@ export interface Span {
   receivesMessages: boolean;
 }
 
-/** Entry kinds a member who blocked the group's messages does not get. */
-const MESSAGE_KINDS: readonly EventKind[] = ["MESSAGE", "MESSAGE_EDITED", "MESSAGE_RECALLED"];
+/** Entry kinds a member who blocked the group's messages does not get: messages and what changes them. */
+const MESSAGE_KINDS: readonly EventKind[] = ["MESSAGE", "MESSAGE_EDITED", "MESSAGE_RECALLED", "REACTION"];
 
 /** Whether `userId`, with these spans, reads the entry. The twin of ENTRY_VISIBLE. */
 export function entryVisible(entry: ChatEntry, spans: readonly Span[], userId: string): boolean {

@@ -46,6 +46,7 @@ export type EventPayload =
       messageIds: string[];
       upTo: string | null;
     }
+  | { __typename: "ReactionEvent"; messageId: bigint; reaction: string; userId: string; added: boolean }
   | { __typename: "ConversationEvent"; kind: ConversationChange; chatId: string }
   | { __typename: "ContactEvent"; kind: ContactChange; userId: string; message: string | null }
   | { __typename: "GroupEvent"; kind: GroupChange; groupId: string; actor: string | null; users: string[] }
@@ -87,6 +88,17 @@ function threadPayload(data: Record<string, unknown>): EventPayload {
   };
 }
 
+/** A REACTION event or entry: its data is what resolvers/reactions.ts wrote. */
+function reactionPayload(messageId: bigint, data: Record<string, unknown>): EventPayload {
+  return {
+    __typename: "ReactionEvent",
+    messageId,
+    reaction: data.reaction as string,
+    userId: data.userId as string,
+    added: data.added as boolean,
+  };
+}
+
 /**
  * One payload object per chat-log entry: the tailer hands the same entry to every local reader, and
  * the shared rendering (delivery/shared-render.ts) renders a payload once for all of them.
@@ -113,6 +125,8 @@ function newEntryPayload(entry: ChatEntry): EventPayload {
         chatId: entry.chatId,
         by: (entry.data?.by as string | null) ?? null,
       };
+    case "REACTION":
+      return reactionPayload(entry.messageId!, entry.data ?? {});
     case "GROUP":
       return groupPayload(entry.chatId, entry.data ?? {});
     case "THREAD":
@@ -151,6 +165,8 @@ function toPayload(event: StoredEvent): EventPayload {
         messageIds: data.messageIds as string[],
         upTo: (data.upTo as string | null) ?? null,
       };
+    case "REACTION":
+      return reactionPayload(event.messageId!, data);
     case "CONVERSATION":
       return {
         __typename: "ConversationEvent",
@@ -188,7 +204,7 @@ async function render(
   for (const { item } of positioned) {
     const { kind, messageId, chatId } = item.log === "user" ? item.event : item.entry;
     if (
-      (kind === "MESSAGE" || kind === "MESSAGE_EDITED") &&
+      (kind === "MESSAGE" || kind === "MESSAGE_EDITED" || kind === "REACTION") &&
       messageId !== null &&
       !carried.has(String(messageId))
     ) {

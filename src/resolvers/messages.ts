@@ -285,18 +285,21 @@ export async function message(ctx: Context, id: string): Promise<Message> {
 
 /**
  * Changes a message in one transaction and tells everyone who had it, by its chat's kind: the two
- * streams of a direct chat, or one chat-log entry for a group (its targets only, when targeted).
+ * streams of a direct chat, one chat-log entry for a group or thread (its targets only, when
+ * targeted), or a room's live traffic.
  * `work` returns null when there turned out to be nothing to change, and then nobody is told.
+ * Recalls, edits and reactions (resolvers/reactions.ts) all choose their recipients here.
  */
-async function changeMessage<T>(
+export async function changeMessage<T>(
   ctx: Context,
   message: Message,
-  kind: "MESSAGE_RECALLED" | "MESSAGE_EDITED",
+  kind: "MESSAGE_RECALLED" | "MESSAGE_EDITED" | "REACTION",
   data: Record<string, unknown> | null,
   work: (tx: Tx) => Promise<T | null>,
 ): Promise<T | null> {
   const { chatId, id: messageId } = message;
   if (message.chatType === "ROOM") {
+    if (kind === "REACTION") throw new Error("Room messages take no reactions");
     // Live only: the members online hear of it once it has committed.
     const result = await ctx.prisma.$transaction((tx) => work(tx));
     if (result !== null) {

@@ -216,6 +216,25 @@ const userField = <Event extends { userId: string }>(
     resolve: (event, _args, ctx) => ctx.loaders.users.load(event.userId),
   });
 
+const ReactionEventRef = eventObject(
+  "ReactionEvent",
+  "A reaction was added to or removed from a message in one of your conversations (by you too, on another device).",
+  sameForEveryViewer,
+);
+builder.objectFields(ReactionEventRef, (t) => ({
+  message: t.field({
+    type: MessageRef,
+    description: "The message as it is now; its reactions show the current counts.",
+    resolve: async (event, _args, ctx) => (await ctx.loaders.messages.load(event.messageId))!,
+  }),
+  reaction: t.string({ resolve: (event) => event.reaction }),
+  user: userField(t, "Who reacted"),
+  added: t.boolean({
+    description: "True for a reaction added, false for one removed",
+    resolve: (event) => event.added,
+  }),
+}));
+
 const ContactEventRef = eventObject(
   "ContactEvent",
   "Your contacts or block list changed. Its message field is a String: alias it (requestMessage: message) when you also select MessageEvent.message.",
@@ -360,6 +379,7 @@ const EventRef = builder.unionType("Event", {
     MessageRecalledEventRef,
     MessageDeletedEventRef,
     ReceiptEventRef,
+    ReactionEventRef,
     ConversationEventRef,
     ContactEventRef,
     GroupEventRef,

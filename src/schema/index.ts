@@ -7,6 +7,7 @@ import "./admin.js";
 import "./chats.js";
 import "./attachments.js";
 import "./messages.js";
+import "./reactions.js";
 import "./conversations.js";
 import "./groups.js";
 import "./threads.js";

@@ -163,7 +163,9 @@ const MessageTargetRef = builder.unionType("MessageTarget", {
   },
 });
 
-const UserConnectionRef = connectionType("User", UserRef as never) as ReturnType<typeof connectionType<User>>;
+export const UserConnectionRef = connectionType("User", UserRef as never) as ReturnType<
+  typeof connectionType<User>
+>;
 
 // --- Message --------------------------------------------------------------------------------------
 

@@ -3,6 +3,14 @@
 // name, so a lenient model would heal a missing event with the next one; this one takes from each
 // event only the fields that event is about, so every event has to arrive.
 
+/** A reaction as Message.reactions shows it, users by username. */
+export interface ModelReaction {
+  reaction: string;
+  count: number;
+  reactedByMe: boolean;
+  users: string[];
+}
+
 export interface ModelMessage {
   id: string;
   from: string;
@@ -10,6 +18,7 @@ export interface ModelMessage {
   recalled: boolean;
   editCount: number;
   status: string;
+  reactions: ModelReaction[];
 }
 
 export interface ModelConversation {
@@ -54,6 +63,7 @@ export interface ModelGroupMessage {
   from: string;
   text: string | null;
   targets: string[];
+  reactions: ModelReaction[];
 }
 
 /**
@@ -105,18 +115,27 @@ export class ClientModel {
         if (message.type === "COMMAND") return;
         const peer = message.from.username === this.username ? message.to.username : message.from.username;
         if (event.__typename === "MessageEvent") {
-          this.chat(peer).set(message.id, toModel(message));
+          // Its reactions come from ReactionEvents alone: a replayed message shows today's.
+          this.chat(peer).set(message.id, { ...toModel(message), reactions: [] });
           this.conversation(peer, message.conversation, ["unreadCount", "lastMessageId", "deleted"]);
-        } else if (this.chat(peer).has(message.id)) {
+        } else {
           // An edit of a message this user deleted or cleared is not brought back.
-          this.chat(peer).set(message.id, toModel(message));
+          const held = this.chat(peer).get(message.id);
+          if (held) this.chat(peer).set(message.id, { ...toModel(message), reactions: held.reactions });
         }
+        return;
+      }
+      case "ReactionEvent": {
+        const message = event.message;
+        const peer = message.from.username === this.username ? message.to.username : message.from.username;
+        const held = this.chat(peer).get(message.id);
+        if (held) this.react(held.reactions, event);
         return;
       }
       case "MessageRecalledEvent": {
         const peer = event.conversation.peer.username;
         const message = this.chat(peer).get(event.messageId);
-        if (message) Object.assign(message, { recalled: true, text: null });
+        if (message) Object.assign(message, { recalled: true, text: null, reactions: [] });
         this.conversation(peer, event.conversation, ["unreadCount"]);
         return;
       }
@@ -175,11 +194,25 @@ export class ClientModel {
           return;
         }
         if (event.__typename === "MessageEvent") {
-          group.messages.set(message.id, toGroupMessage(message));
+          group.messages.set(message.id, { ...toGroupMessage(message), reactions: [] });
           this.groupCounts(groupId, message.conversation);
-        } else if (group.messages.has(message.id)) {
-          group.messages.set(message.id, toGroupMessage(message));
+        } else {
+          const held = group.messages.get(message.id);
+          if (held) group.messages.set(message.id, { ...toGroupMessage(message), reactions: held.reactions });
         }
+        return;
+      }
+      case "ReactionEvent": {
+        const groupId = event.message.to?.id;
+        const group = this.groups.get(groupId);
+        if (!group) {
+          return void this.problem(
+            `reaction to ${event.message.id} in group ${groupId}, which the user is not in`,
+          );
+        }
+        // A message from before the user's join is not in their history; nor are its reactions.
+        const held = group.messages.get(event.message.id);
+        if (held) this.react(held.reactions, event);
         return;
       }
       case "MessageRecalledEvent": {
@@ -190,7 +223,7 @@ export class ClientModel {
             `recall of ${event.messageId} in group ${groupId}, which the user is not in`,
           );
         const message = group.messages.get(event.messageId);
-        if (message) message.text = null;
+        if (message) Object.assign(message, { text: null, reactions: [] });
         this.groupCounts(groupId, event.conversation);
         return;
       }
@@ -207,6 +240,29 @@ export class ClientModel {
       default:
         return void this.problem(`unexpected group event ${event.__typename}`);
     }
+  }
+
+  /**
+   * Applies a ReactionEvent: a reaction made again after its last user took it back goes last, as
+   * on the server. Adding what the user already made, or removing what they did not, means an
+   * event was lost or doubled.
+   */
+  private react(reactions: ModelReaction[], event: any) {
+    const user: string = event.user.username;
+    let entry = reactions.find((r) => r.reaction === event.reaction);
+    if (event.added === Boolean(entry?.users.includes(user))) {
+      return void this.problem(
+        `ReactionEvent ${event.added ? "adds" : "removes"} ${user}'s ${event.reaction} on ${event.message.id} again`,
+      );
+    }
+    if (!entry) {
+      entry = { reaction: event.reaction, count: 0, reactedByMe: false, users: [] };
+      reactions.push(entry);
+    }
+    entry.users = event.added ? [...entry.users, user] : entry.users.filter((name) => name !== user);
+    entry.count = entry.users.length;
+    entry.reactedByMe = entry.users.includes(this.username);
+    if (entry.count === 0) reactions.splice(reactions.indexOf(entry), 1);
   }
 
   private groupCounts(groupId: string, snapshot: any) {
@@ -396,6 +452,7 @@ export function toGroupMessage(message: any): ModelGroupMessage {
     from: message.from.username,
     text: message.body?.text ?? null,
     targets: (message.targets ?? []).map((u: any) => u.username).sort(),
+    reactions: toReactions(message.reactions),
   };
 }
 
@@ -407,7 +464,18 @@ export function toModel(message: any): ModelMessage {
     recalled: message.recalled,
     editCount: message.editCount,
     status: message.status,
+    reactions: toReactions(message.reactions),
   };
+}
+
+/** Message.reactions as fetched (with users(first: 20), every user of the scenario). */
+function toReactions(reactions: any[] | undefined): ModelReaction[] {
+  return (reactions ?? []).map((r) => ({
+    reaction: r.reaction,
+    count: r.count,
+    reactedByMe: r.reactedByMe,
+    users: r.users.map((u: any) => u.username),
+  }));
 }
 
 export function toConversation(snapshot: any): ModelConversation {
