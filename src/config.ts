@@ -177,7 +177,7 @@ export function loadConfig(env: Env = process.env): Config {
       createByUsers: boolean(env, "ROOM_CREATE_BY_USERS", false),
       maxMembers: integer(env, "ROOM_MAX_MEMBERS", 10_000, 2, 1_000_000),
       maxJoined: integer(env, "ROOM_MAX_JOINED", 100, 1, 10_000),
-      historyLimit: integer(env, "ROOM_HISTORY_LIMIT", 100, 0, 10_000),
+      historyLimit: integer(env, "ROOM_HISTORY_LIMIT", 100, 1, 10_000),
       joinHistory: integer(env, "ROOM_JOIN_HISTORY", 10, 0, 200),
       leaveGraceSeconds: integer(env, "ROOM_LEAVE_GRACE_SECONDS", 120, 1, 86_400),
       idleDestroySeconds: integer(env, "ROOM_IDLE_DESTROY_SECONDS", 0, 0, 31_536_000),

@@ -4,12 +4,14 @@ import {
   adminCreateUsers,
   type BenchServer,
   connectClient,
+  inBatches,
   listen,
-  percentile,
   processUsage,
   request,
+  round,
   sender,
   sleep,
+  summary,
   type Transport,
 } from "./harness.js";
 
@@ -370,28 +372,3 @@ async function groupSender(url: string, token: string, transport: Transport, gro
     });
   return Object.assign(send, { close: () => client.dispose() });
 }
-
-/** Runs `fn` over `items`, `size` at a time; results in order. */
-async function inBatches<T, R>(
-  items: T[],
-  size: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = [];
-  for (let start = 0; start < items.length; start += size) {
-    results.push(
-      ...(await Promise.all(items.slice(start, start + size).map((item, i) => fn(item, start + i)))),
-    );
-  }
-  return results;
-}
-
-function summary(sorted: number[]) {
-  return {
-    p50: round(percentile(sorted, 50)),
-    p99: round(percentile(sorted, 99)),
-    max: round(sorted.at(-1) ?? Number.NaN),
-  };
-}
-
-const round = (value: number) => Math.round(value * 10) / 10;

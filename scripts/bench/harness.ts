@@ -21,13 +21,13 @@ export interface BenchServer {
 }
 
 /** `npm start`'s entry point in its own process: embedded on a fresh on-disk data directory, or on fresh PostgreSQL + Redis. */
-export async function startServer(mode: StorageMode): Promise<BenchServer> {
+export async function startServer(mode: StorageMode, env: Record<string, string> = {}): Promise<BenchServer> {
   let server: TestServer & { process: { pid?: number } };
   let cleanup: () => Promise<void>;
   let databaseUrl: string | undefined;
   if (mode === "embedded") {
     const dataDir = mkdtempSync(path.join(tmpdir(), "im-bench-"));
-    server = await spawnServer({ DATA_DIR: dataDir, DATABASE_URL: "", REDIS_URL: "" });
+    server = await spawnServer({ DATA_DIR: dataDir, DATABASE_URL: "", REDIS_URL: "", ...env });
     cleanup = async () => rmSync(dataDir, { recursive: true, force: true });
   } else {
     if (!process.env.DATABASE_URL || !process.env.REDIS_URL) {
@@ -39,6 +39,7 @@ export async function startServer(mode: StorageMode): Promise<BenchServer> {
       DATABASE_URL: database.url,
       REDIS_URL: process.env.REDIS_URL,
       REDIS_PREFIX: `${uniqueName("bench")}:`,
+      ...env,
     });
     cleanup = () => database.drop();
   }
@@ -169,15 +170,19 @@ export function percentile(sorted: number[], p: number): number {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The app server's token, from the credentials every bench server is started with. */
+export async function adminToken(url: string): Promise<string> {
+  const data = await request(
+    url,
+    "mutation($i: String!, $s: String!) { adminToken(clientId: $i, clientSecret: $s) { token } }",
+    { i: ADMIN.clientId, s: ADMIN.clientSecret },
+  );
+  return data.adminToken.token as string;
+}
+
 /** Users made through the admin API (60 a call), each signed in on one device with adminIssueUserToken. */
 export async function adminCreateUsers(url: string, count: number, prefix: string): Promise<BenchUser[]> {
-  const admin = (
-    await request(
-      url,
-      "mutation($i: String!, $s: String!) { adminToken(clientId: $i, clientSecret: $s) { token } }",
-      { i: ADMIN.clientId, s: ADMIN.clientSecret },
-    )
-  ).adminToken.token as string;
+  const admin = await adminToken(url);
   const run = uniqueName("");
   const names = Array.from({ length: count }, (_, i) => `${prefix}${i}-${run}`);
   for (let start = 0; start < count; start += 60) {
@@ -220,3 +225,28 @@ export function processUsage(pid: number | undefined): { cpuMs: number; rssMb: n
     return undefined;
   }
 }
+
+/** Runs `fn` over `items`, `size` at a time; results in order. */
+export async function inBatches<T, R>(
+  items: T[],
+  size: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = [];
+  for (let start = 0; start < items.length; start += size) {
+    results.push(
+      ...(await Promise.all(items.slice(start, start + size).map((item, i) => fn(item, start + i)))),
+    );
+  }
+  return results;
+}
+
+export function summary(sorted: number[]) {
+  return {
+    p50: round(percentile(sorted, 50)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted.at(-1) ?? Number.NaN),
+  };
+}
+
+export const round = (value: number) => Math.round(value * 10) / 10;
