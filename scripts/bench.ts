@@ -47,7 +47,9 @@ for (const mode of modes) {
       ? (values.rate ?? defaultRates[workload]).split(",").map(Number)
       : [0];
     const sizes = workload === "group" ? values.members!.split(",").map(Number) : [0];
-    const selections = (workload === "group" ? values.selection!.split(",") : ["shared"]) as Selection[];
+    const selections = (
+      workload === "group" || workload === "room" ? values.selection!.split(",") : ["shared"]
+    ) as Selection[];
     const runs = rates.flatMap((rate) =>
       sizes.flatMap((size) => selections.map((selection) => [rate, size, selection] as const)),
     );
@@ -61,6 +63,7 @@ for (const mode of modes) {
                 rate,
                 seconds: Number(values.seconds),
                 mix: { high: high!, low: low! },
+                selection,
               })
             : workload === "group"
               ? await runGroup(server, {

@@ -79,6 +79,14 @@ export interface Context {
   loaders: Loaders;
   /** Set when the operation arrived over graphql-ws. */
   connection?: LiveConnection;
+  /** The graphql-ws operation's id, with `connection`. */
+  operationId?: string;
+  /**
+   * Set by the shared rendering (delivery/shared-render.ts) on an `events` subscription whose
+   * selection reads the same for everyone: a live-only envelope's payload as JSON, rendered once
+   * per selection on this instance, or null when it must take the ordinary path.
+   */
+  renderLive?: (envelope: { cursor: null; event: object }) => Promise<string | null>;
   clientAddress?: string;
 }
 
@@ -261,7 +269,7 @@ export function clearLoaders(loaders: Loaders): void {
 export function createContext(
   services: Services,
   viewer: Viewer,
-  extra: { connection?: LiveConnection; clientAddress?: string } = {},
+  extra: { connection?: LiveConnection; operationId?: string; clientAddress?: string } = {},
 ): Context {
   return { services, prisma: services.prisma, viewer, loaders: createLoaders(services, viewer), ...extra };
 }

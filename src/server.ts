@@ -57,7 +57,7 @@ type SocketState = {
   connection?: LiveConnection;
 };
 
-type ServerContext = { req: IncomingMessage; res: ServerResponse } & Partial<SocketState>;
+type ServerContext = { req: IncomingMessage; res: ServerResponse; operationId?: string } & Partial<SocketState>;
 
 /** graphql-armor rejects with plain GraphQL errors; these are the client's to fix, so LIMIT_EXCEEDED. */
 const markLimitExceeded = [
@@ -160,6 +160,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       const reuse = initial.connection && !initial.connection.ended && initial.viewer;
       return createContext(services, reuse || (await resolveViewer(services, token)), {
         connection: initial.connection,
+        operationId: initial.operationId,
         clientAddress: initial.req?.socket.remoteAddress,
       });
     },
@@ -213,6 +214,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
           token: ctx.extra.token,
           viewer: ctx.extra.viewer,
           connection: ctx.extra.connection,
+          operationId: id,
           params: payload,
         });
         let document: ReturnType<typeof enveloped.parse>;

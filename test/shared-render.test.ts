@@ -4,7 +4,7 @@ import { isObjectType } from "graphql";
 import { SAME_FOR_EVERY_VIEWER } from "../src/delivery/shared-render.js";
 import { schema } from "../src/schema/index.js";
 import { ok, subscribe, uploaded } from "./helpers/client.js";
-import { type SignedIn, signUp } from "./helpers/factories.js";
+import { adminToken, type SignedIn, signUp } from "./helpers/factories.js";
 import { cursorOf, sendText, userPosition } from "./helpers/messaging.js";
 import { connect, url, useTestServer } from "./helpers/test-server.js";
 
@@ -187,6 +187,62 @@ describe("a shared selection's stream", () => {
     const events = subscribe(socket, SHARED_STREAM, { since: "not-a-cursor", withBody: true });
     const result = await events.next();
     assert.equal(result.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", JSON.stringify(result));
+  });
+});
+
+describe("room traffic on a shared selection", () => {
+  it("goes straight to each connection with that operation's id, the same payload for all, and in order", async () => {
+    const [owner, a, b, c] = [await signUp(url), await signUp(url), await signUp(url), await signUp(url)];
+    const app = await adminToken(url);
+    const room = (
+      await ok(
+        url,
+        'mutation($o: String) { createRoom(name: "shared", owner: $o) { id } }',
+        { o: owner.username },
+        app,
+      )
+    ).createRoom.id;
+    for (const member of [a, b, c])
+      await ok(url, "mutation($r: ID!) { joinRoom(id: $r) { id } }", { r: room }, member.token);
+    // a and b select the same, shared fields (one rendering, framed per connection); c also asks
+    // for its own conversation, which takes the ordinary path.
+    const shared = `subscription {
+      events { cursor event { __typename ... on MessageEvent { message { id from { username } body { ... on TextBody { text } } } } } }
+    }`;
+    const personal = `subscription {
+      events { cursor event { __typename ... on MessageEvent { message { id body { ... on TextBody { text } } conversation { room { id } } } } } }
+    }`;
+    const streams = [];
+    for (const [member, query] of [
+      [a, shared],
+      [b, shared],
+      [c, personal],
+    ] as const) {
+      const socket = connect(member.token);
+      await socket.connected;
+      streams.push(subscribe(socket, query, {}));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const texts = ["one", "two", "three", "four", "five"];
+    for (const text of texts) {
+      await ok(
+        url,
+        "mutation($r: ID!, $t: String!) { sendMessage(to: { room: $r }, body: { text: { text: $t } }) { id } }",
+        { r: room, t: text },
+        owner.token,
+      );
+    }
+    for (const [i, events] of streams.entries()) {
+      const got = [];
+      for (const _ of texts) got.push(await next(events));
+      assert.deepEqual(
+        got.map((envelope) => envelope.event.message.body.text),
+        texts,
+      );
+      assert.ok(got.every((envelope) => envelope.cursor === null));
+      if (i < 2) assert.deepEqual(got[0].event.message.from, { username: owner.username });
+      else assert.equal(got[0].event.message.conversation.room.id, room);
+    }
   });
 });
 

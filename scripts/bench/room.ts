@@ -1,3 +1,4 @@
+import type { Selection } from "./group.js";
 import {
   adminCreateUsers,
   adminToken,
@@ -25,6 +26,7 @@ export interface RoomOptions {
   seconds: number;
   /** Share of HIGH and LOW messages (the rest NORMAL); below the budget every message is NORMAL. */
   mix: { high: number; low: number };
+  selection: Selection;
 }
 
 type Priority = "HIGH" | "NORMAL" | "LOW";
@@ -41,9 +43,15 @@ const JOIN_ROOM = "mutation($id: ID!) { joinRoom(id: $id) { id } }";
 const SEND_ROOM = `mutation($r: ID!, $text: String!, $p: MessagePriority) {
   sendMessage(to: { room: $r }, body: { text: { text: $text } }, priority: $p) { id }
 }`;
-const ROOM_STREAM = `subscription {
+/**
+ * What each member's stream selects: `shared` reads nothing of the member's own, so a room message
+ * is rendered once and framed per connection; `personal` adds the member's conversation, which takes
+ * each stream's ordinary path (the reference).
+ */
+const roomStream = (selection: Selection) => `subscription {
   events { cursor event { __typename ... on MessageEvent { message {
     id createdAt from { username } body { ... on TextBody { text } }
+    ${selection === "personal" ? "conversation { id }" : ""}
   } } } }
 }`;
 
@@ -98,7 +106,7 @@ export async function runRoom(server: BenchServer, options: RoomOptions) {
     const client = await connectClient(server.url, user.token);
     const seen = new Set<string>();
     client.subscribe<any>(
-      { query: ROOM_STREAM },
+      { query: roomStream(options.selection) },
       { next: (result) => onMessage(seen, result), error: () => void streamErrors++, complete: () => {} },
     );
     return client;
@@ -184,6 +192,7 @@ export async function runRoom(server: BenchServer, options: RoomOptions) {
   return {
     workload: "room",
     mode: server.mode,
+    selection: options.selection,
     members: options.members,
     targetRate: options.rate,
     seconds: options.seconds,

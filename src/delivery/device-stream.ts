@@ -50,6 +50,11 @@ export interface Presenter<T> {
   ephemeral(message: EphemeralMessage): T;
   /** A room's live traffic: the same delivery object for every reader on this instance. */
   room(delivery: RoomDelivery): T;
+  /**
+   * When the client's selection allows it, writes room traffic straight to its connection (rendered
+   * once per selection), bypassing the stream; resolves false when this delivery cannot go that way.
+   */
+  sendRoomDirectly?: (delivery: RoomDelivery) => Promise<boolean>;
   /** The device's session ended: the stream's last value. */
   ended(kind: SessionEndKind): T;
 }
@@ -203,22 +208,26 @@ class RoomFollower implements RoomReader {
   /** Traffic this reader lost for being behind. */
   shed = 0;
   private behindSince: number | null = null;
+  /** Deliveries on their way straight to the connection, in order. */
+  private sending = Promise.resolve();
+  private inFlight = 0;
 
   constructor(
     readonly userId: string,
     private readonly signals: Signals,
     private readonly connection: LiveConnection | undefined,
     private readonly slowConsumerMs: number,
+    private readonly direct: ((delivery: RoomDelivery) => Promise<boolean>) | undefined,
   ) {}
 
   offer(delivery: RoomDelivery): void {
     const socketFull = (this.connection?.bufferedBytes ?? 0) > ROOM_SOCKET_BYTES;
-    const room = ROOM_BACKLOG - this.queue.length;
+    const room = ROOM_BACKLOG - this.queue.length - this.inFlight;
     const full = socketFull || room <= 0 || (delivery.priority === "LOW" && room <= ROOM_BACKLOG / 2);
     if (!full) {
       this.behindSince = null;
-      this.queue.push(delivery);
-      this.signals.notify();
+      if (this.direct) this.sendDirectly(this.direct, delivery);
+      else this.enqueue(delivery);
       return;
     }
     this.shed++;
@@ -230,6 +239,23 @@ class RoomFollower implements RoomReader {
         "Too far behind the room's traffic: reconnect and resume with events(since)",
       );
     }
+  }
+
+  private enqueue(delivery: RoomDelivery) {
+    this.queue.push(delivery);
+    this.signals.notify();
+  }
+
+  /** Straight to the connection, one after another; what cannot go that way takes the stream. */
+  private sendDirectly(direct: (delivery: RoomDelivery) => Promise<boolean>, delivery: RoomDelivery) {
+    this.inFlight++;
+    this.sending = this.sending
+      .then(() => direct(delivery))
+      .catch(() => false)
+      .then((sent) => {
+        this.inFlight--;
+        if (!sent) this.enqueue(delivery);
+      });
   }
 }
 
@@ -301,6 +327,7 @@ export async function followDevice<T>(
     signals,
     connection,
     services.config.rooms.slowConsumerSeconds * 1000,
+    present.sendRoomDirectly,
   );
   const unsubscribes = await Promise.all([
     services.pubsub.subscribe("streamAdvanced", userId, (message) => signals.advanced(message)),

@@ -60,6 +60,8 @@ export function useSharedEventRendering(): Plugin {
       const selection = `${analysis.text}\u0000${args.operationName ?? ""}\u0000${JSON.stringify(
         analysis.variables.map((name) => values[name] ?? null),
       )}`;
+      (args.contextValue as { renderLive?: unknown }).renderLive = (envelope: Envelope) =>
+        renderLive(args as ExecutionArgs, selection, envelope);
       const subscribe = async (subscribeArgs: ExecutionArgs) => {
         const source = await createSourceEventStream(subscribeArgs);
         if (!(Symbol.asyncIterator in source)) return source as ExecutionResult;
@@ -88,6 +90,26 @@ async function renderFor(
     bySelection.set(selection, rendering);
   }
   return withCursor(await rendering, envelope.cursor);
+}
+
+/** Live-only payloads as JSON, by event, then by selection: the same bytes for every reader. */
+const liveJson = new WeakMap<object, Map<string, Promise<string | null>>>();
+
+/** A live-only envelope (no cursor) rendered once per selection, as JSON; null if it rendered with errors. */
+function renderLive(args: ExecutionArgs, selection: string, envelope: Envelope): Promise<string | null> {
+  let bySelection = liveJson.get(envelope.event);
+  if (!bySelection) {
+    bySelection = new Map();
+    liveJson.set(envelope.event, bySelection);
+  }
+  let json = bySelection.get(selection);
+  if (!json) {
+    json = renderFor(args, selection, envelope).then((result) =>
+      result.errors?.length ? null : JSON.stringify(result),
+    );
+    bySelection.set(selection, json);
+  }
+  return json;
 }
 
 /** The shared rendering with this reader's cursor: the envelope object is copied, the event beneath it shared. */

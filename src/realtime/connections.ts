@@ -40,6 +40,15 @@ export class LiveConnection {
     return this.socket.bufferedAmount;
   }
 
+  /**
+   * A graphql-ws `next` message for operation `id` whose payload is already JSON: live traffic
+   * rendered once for many connections is framed here without parsing or serializing it again.
+   */
+  sendNext(id: string, payloadJson: string): void {
+    if (this.closing || this.socket.readyState !== this.socket.OPEN) return;
+    this.socket.send(`{"id":${JSON.stringify(id)},"type":"next","payload":${payloadJson}}`);
+  }
+
   /** Whether the session ended or the socket is closing. */
   get ended(): boolean {
     return this.closing;

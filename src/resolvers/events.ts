@@ -320,6 +320,21 @@ function roomEnvelope(delivery: RoomDelivery): EventEnvelope {
 }
 
 /**
+ * Room traffic straight to a graphql-ws connection whose selection is rendered once for every
+ * reader: the same JSON for all of them, framed per connection (realtime/connections.ts).
+ */
+function liveFrames(ctx: Context): ((delivery: RoomDelivery) => Promise<boolean>) | undefined {
+  const { connection, operationId, renderLive } = ctx;
+  if (!connection || !operationId || !renderLive) return undefined;
+  return async (delivery) => {
+    const json = await renderLive(roomEnvelope(delivery) as { cursor: null; event: object });
+    if (json === null) return false;
+    connection.sendNext(operationId, json);
+    return true;
+  };
+}
+
+/**
  * The calling device's one stream (delivery/device-stream.ts), as GraphQL envelopes: durable events
  * with their cursors, live-only ones without, and a SessionEvent last when its session ends.
  */
@@ -341,6 +356,7 @@ export async function deviceEvents(
         event: ephemeralPayload(message),
       }),
       room: roomEnvelope,
+      sendRoomDirectly: liveFrames(ctx),
       ended: (kind) => ({ cursor: null, createdAt: new Date(), event: { __typename: "SessionEvent", kind } }),
     },
   );
