@@ -57,7 +57,11 @@ type SocketState = {
   connection?: LiveConnection;
 };
 
-type ServerContext = { req: IncomingMessage; res: ServerResponse; operationId?: string } & Partial<SocketState>;
+type ServerContext = {
+  req: IncomingMessage;
+  res: ServerResponse;
+  operationId?: string;
+} & Partial<SocketState>;
 
 /** graphql-armor rejects with plain GraphQL errors; these are the client's to fix, so LIMIT_EXCEEDED. */
 const markLimitExceeded = [

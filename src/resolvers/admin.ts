@@ -17,6 +17,7 @@ import { forgetUsername } from "./chats.js";
 import { dropRelations } from "./contacts.js";
 import { leaveAllGroups } from "./groups/lifecycle.js";
 import type { PresenceView } from "./presence-view.js";
+import { leaveAllRooms } from "./rooms/membership.js";
 import {
   endSessions,
   notifySessionsEnded,
@@ -131,6 +132,7 @@ export async function adminDeleteUser(ctx: Context, username: string): Promise<b
   );
   forgetUsername(ctx.services, user.username);
   await leaveAllGroups(ctx, user.id);
+  await leaveAllRooms(ctx, user.id);
   return true;
 }
 

@@ -36,7 +36,14 @@ export type EventPayload =
   | { __typename: "SessionEvent"; kind: SessionEndKind }
   | { __typename: "MessageEvent"; messageId: bigint; message?: MessageRecord }
   | { __typename: "MessageEditedEvent"; messageId: bigint }
-  | { __typename: "MessageRecalledEvent"; messageId: bigint; chatId: string; by: string | null }
+  | {
+      __typename: "MessageRecalledEvent";
+      messageId: bigint;
+      chatId: string;
+      by: string | null;
+      /** A room's: rooms keep no conversations, so the event's is made up. */
+      inRoom?: boolean;
+    }
   | { __typename: "MessageDeletedEvent"; messageIds: string[]; chatId: string }
   | {
       __typename: "ReceiptEvent";
@@ -301,7 +308,13 @@ function roomPayload({ message, change, event, roomId }: RoomDelivery): EventPay
     case "EDITED":
       return { __typename: "MessageEditedEvent", messageId: message.id };
     case "RECALLED":
-      return { __typename: "MessageRecalledEvent", messageId: message.id, chatId: roomId, by: change.by };
+      return {
+        __typename: "MessageRecalledEvent",
+        messageId: message.id,
+        chatId: roomId,
+        by: change.by,
+        inRoom: true,
+      };
     default:
       return { __typename: "MessageEvent", messageId: message.id, message };
   }
@@ -327,6 +340,8 @@ function liveFrames(ctx: Context): ((delivery: RoomDelivery) => Promise<boolean>
   const { connection, operationId, renderLive } = ctx;
   if (!connection || !operationId || !renderLive) return undefined;
   return async (delivery) => {
+    // A stream lives long: what the room's traffic shows is read afresh (the room as it is now).
+    clearLoaders(ctx.loaders);
     const json = await renderLive(roomEnvelope(delivery) as { cursor: null; event: object });
     if (json === null) return false;
     connection.sendNext(operationId, json);
@@ -355,7 +370,10 @@ export async function deviceEvents(
         createdAt: new Date(message.createdAt),
         event: ephemeralPayload(message),
       }),
-      room: roomEnvelope,
+      room: (delivery) => {
+        clearLoaders(ctx.loaders);
+        return roomEnvelope(delivery);
+      },
       sendRoomDirectly: liveFrames(ctx),
       ended: (kind) => ({ cursor: null, createdAt: new Date(), event: { __typename: "SessionEvent", kind } }),
     },

@@ -1,5 +1,6 @@
 import type { EventEnvelope, EventPayload } from "../resolvers/events.js";
 import * as events from "../resolvers/events.js";
+import { roomConversation } from "../resolvers/rooms/queries.js";
 import { UserRef } from "./accounts.js";
 import { builder, present, sameForEveryViewer, type Types } from "./builder.js";
 import { ContactRef } from "./contacts.js";
@@ -151,7 +152,13 @@ builder.objectFields(MessageEditedEventRef, (t) => ({
 const MessageRecalledEventRef = eventObject("MessageRecalledEvent", "A message was recalled: drop its body.");
 builder.objectFields(MessageRecalledEventRef, (t) => ({
   messageId: t.id({ ...sameForEveryViewer, resolve: (event) => event.messageId.toString() }),
-  conversation: conversationField(t),
+  conversation: t.field({
+    type: ConversationRef,
+    nullable: true,
+    description: "The receiving user's conversation, as it is now.",
+    resolve: (event, _args, ctx) =>
+      event.inRoom ? roomConversation(ctx, event.chatId) : ctx.loaders.conversations.load(event.chatId),
+  }),
   by: t.field({
     ...sameForEveryViewer,
     type: UserRef,

@@ -69,12 +69,11 @@ async function requireMayChange(ctx: Context, write: RoomWrite, keys: string[], 
     if (!member) throw new AppError("NOT_MEMBER", "You are not a member of this room: joinRoom first");
     runsRoom = manages(member);
   }
+  // Keys the app server set (no owner) are not a member's either.
+  const theirs =
+    self === null ? { ownerId: { not: null } } : { OR: [{ ownerId: null }, { ownerId: { not: self } }] };
   const taken = await write.tx.roomAttribute.findMany({
-    where: {
-      roomId: write.room.id,
-      key: { in: keys },
-      ownerId: self === null ? { not: null } : { not: self },
-    },
+    where: { roomId: write.room.id, key: { in: keys }, ...theirs },
     select: { key: true },
   });
   if (taken.length === 0) return;

@@ -90,7 +90,7 @@ export async function destroyRoom(ctx: Context, id: string): Promise<boolean> {
  * Everyone online hears ROOM_DESTROYED; the members, attributes and block list go. With
  * `ifEmpty`, only a room that is (still, under its lock) empty.
  */
-async function destroy(
+export async function destroy(
   ctx: Pick<Context, "prisma" | "services">,
   roomId: string,
   actor: string | null,

@@ -7,6 +7,7 @@ import { manages, outranks } from "../groups/policy.js";
 import { requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
 import { notRoomMember, requireRoomManager, requireRoomOwner, viewRoom } from "./access.js";
+import { destroy } from "./lifecycle.js";
 import { LIMITS } from "./policy.js";
 import {
   admit,
@@ -232,6 +233,23 @@ export const addRoomAdmin = (ctx: Context, id: string, username: string) => setA
 export const removeRoomAdmin = (ctx: Context, id: string, username: string) =>
   setAdmin(ctx, id, username, false);
 
+/** A deleted account leaves its rooms; the rooms it owned are destroyed, as its groups are. */
+export async function leaveAllRooms(
+  ctx: Pick<Context, "prisma" | "services">,
+  userId: string,
+): Promise<void> {
+  const memberships = await ctx.prisma.roomMember.findMany({ where: { userId } });
+  for (const { roomId, role } of memberships) {
+    const left =
+      role === "OWNER"
+        ? destroy(ctx, roomId, null)
+        : changeRoom(ctx, roomId, (write) => release(write, [userId], userId, "MEMBER_LEFT"));
+    await left.catch((error: unknown) => {
+      if (!(error instanceof AppError && error.code === "NOT_FOUND")) throw error;
+    });
+  }
+}
+
 // --- Presence: the grace period -----------------------------------------------------------------
 
 /**
@@ -250,6 +268,39 @@ export async function notePresence(services: Services, userId: string): Promise<
       where: { userId, disconnectedAt: null },
       data: { disconnectedAt: new Date() },
     });
+  }
+}
+
+const RECONCILE_BATCH = 1000;
+
+/**
+ * Stamps members the presence store does not see online but who are marked connected: the change
+ * notice that should have done it was lost with the presence store itself (an embedded server
+ * restarted, Redis restarted). Runs at start and now and then, a batch of users at a time.
+ */
+export async function reconcilePresence(services: Services): Promise<number> {
+  let stamped = 0;
+  let after = "00000000-0000-0000-0000-000000000000";
+  for (;;) {
+    const rows = await services.prisma.roomMember.findMany({
+      where: { disconnectedAt: null, userId: { gt: after } },
+      distinct: ["userId"],
+      select: { userId: true },
+      orderBy: { userId: "asc" },
+      take: RECONCILE_BATCH,
+    });
+    if (rows.length === 0) return stamped;
+    const ids = rows.map((row) => row.userId);
+    const online = await services.presence.onlineDevices(ids);
+    const gone = ids.filter((id) => !online.has(id));
+    if (gone.length > 0) {
+      const result = await services.prisma.roomMember.updateMany({
+        where: { userId: { in: gone }, disconnectedAt: null },
+        data: { disconnectedAt: new Date() },
+      });
+      stamped += result.count;
+    }
+    after = ids.at(-1)!;
   }
 }
 

@@ -82,6 +82,9 @@ export async function sendToRoom(
     membersNamed(ctx, roomId, input.targets ?? [], "targets"),
     membersNamed(ctx, roomId, input.mentions ?? [], "mentions"),
   ]);
+  // A retry of a message already stored gets it back, whatever the budget says now.
+  const earlier = prepared.type === "COMMAND" ? null : await send.earlier();
+  if (earlier) return earlier;
   await spend(ctx, roomId, priority, !send.screened || member?.allowListed === true);
   const fields = {
     chatId: roomId,
@@ -98,8 +101,6 @@ export async function sendToRoom(
   if (prepared.type === "COMMAND") {
     message = (await commandMessage(ctx, { ...fields, recipientId: null, body: prepared.body })).record;
   } else {
-    const earlier = await send.earlier();
-    if (earlier) return earlier;
     try {
       message = await ctx.prisma.message.create({
         data: {
@@ -203,11 +204,12 @@ export async function historyFloor(
   services: Pick<Services, "db" | "config">,
   roomId: string,
 ): Promise<bigint> {
-  const [row] = await services.db.query<{ id: string }>(
-    sql`SELECT id::text AS id FROM "Message" WHERE "chatId" = ${roomId}::uuid
-      ORDER BY id DESC OFFSET ${services.config.rooms.historyLimit - 1} LIMIT 1`,
+  // Ordered by the bigint, not the text it is read back as (an alias would shadow it).
+  const [row] = await services.db.query<{ floor: string }>(
+    sql`SELECT m.id::text AS floor FROM "Message" m WHERE m."chatId" = ${roomId}::uuid
+      ORDER BY m.id DESC OFFSET ${services.config.rooms.historyLimit - 1} LIMIT 1`,
   );
-  return row ? BigInt(row.id) : 0n;
+  return row ? BigInt(row.floor) : 0n;
 }
 
 /**

@@ -1,17 +1,28 @@
 import type { Services } from "../../context.js";
 import { destroyIdleRooms } from "./lifecycle.js";
-import { removeGoneMembers } from "./membership.js";
+import { reconcilePresence, removeGoneMembers } from "./membership.js";
 import { trimHistories } from "./messages.js";
 
 // Room housekeeping that every instance runs; each step is judged under the room's lock, so two
 // instances doing it at once do it once: members gone past the grace period, idle rooms, history.
 
 const MAX_INTERVAL_MS = 10_000;
+/** How often members marked connected are checked against the presence store. */
+const RECONCILE_EVERY_MS = 300_000;
 
 export function scheduleRoomUpkeep(services: Services): () => void {
   let trimmedAfter = 0n;
   let running = false;
+  let reconciledAt = 0;
   const steps: [what: string, run: () => Promise<unknown>][] = [
+    [
+      "checking members marked connected against presence",
+      async () => {
+        if (Date.now() - reconciledAt < RECONCILE_EVERY_MS) return;
+        reconciledAt = Date.now();
+        await reconcilePresence(services);
+      },
+    ],
     ["removing members gone past ROOM_LEAVE_GRACE_SECONDS", () => removeGoneMembers(services)],
     ["destroying idle rooms", () => destroyIdleRooms(services)],
     ["trimming room history", async () => (trimmedAfter = await trimHistories(services, trimmedAfter))],
@@ -30,5 +41,6 @@ export function scheduleRoomUpkeep(services: Services): () => void {
   const interval = Math.min(MAX_INTERVAL_MS, (services.config.rooms.leaveGraceSeconds * 1000) / 4);
   const timer = setInterval(run, interval);
   timer.unref();
+  void run();
   return () => clearInterval(timer);
 }
