@@ -833,6 +833,52 @@ describe("group events and history", () => {
     assert.equal((await conversationOf(late!, id)).unreadCount, 1);
   });
 
+  it("an edit, recall or reaction of a message from before the join does not show it to the newcomer", async () => {
+    const [owner, late] = await users(2);
+    const group = await createGroup(owner!, { isPublic: true, joinPolicy: "OPEN" });
+    const id = group.id;
+    const old = await say(owner!, id, "said before the join");
+    const since = await cursorOf(url, late!.token);
+    const lateStream = await watch(late!);
+    await ok(url, JOIN, { id }, late!.token);
+    await groupEvent(lateStream, "MEMBER_JOINED");
+    await ok(
+      url,
+      'mutation($m: ID!) { editMessage(id: $m, body: { text: { text: "edited later" } }) { id } }',
+      { m: old.id },
+      owner!.token,
+    );
+    await ok(
+      url,
+      'mutation($m: ID!) { addReaction(messageId: $m, reaction: "👍") { id } }',
+      { m: old.id },
+      owner!.token,
+    );
+    await ok(url, "mutation($m: ID!) { recallMessage(id: $m) { id } }", { m: old.id }, owner!.token);
+    await say(owner!, id, "after the join");
+    const { before } = await readUntil(
+      lateStream,
+      isText("after the join"),
+      "the newcomer gets new messages",
+    );
+    assert.deepEqual(
+      before.map((event) => event.__typename),
+      [],
+      "nothing about the older message reaches the newcomer",
+    );
+    // Nor in a replay or a sync page.
+    const page = await ok(
+      url,
+      "query($s: String) { sync(since: $s) { events { event { __typename } } } }",
+      { s: since },
+      late!.token,
+    );
+    assert.deepEqual(
+      page.sync.events.map((e: any) => e.event.__typename),
+      ["GroupEvent", "MessageEvent"],
+    );
+  });
+
   it("the first members hear of GROUP_CREATED; an offline member catches up with events(since)", async () => {
     const [owner, m1, m2] = await users(3);
     const s1 = await watch(m1!);

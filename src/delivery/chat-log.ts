@@ -38,6 +38,8 @@ export interface Span {
   fromPos: bigint;
   untilPos: bigint | null;
   receivesMessages: boolean;
+  /** Entries about messages up to this id are not the member's (sent before they joined). */
+  afterMessageId: bigint;
 }
 
 /** Entry kinds a member who blocked the group's messages does not get: messages and what changes them. */
@@ -50,7 +52,8 @@ export function entryVisible(entry: ChatEntry, spans: readonly Span[], userId: s
       span.chatId === entry.chatId &&
       entry.pos >= span.fromPos &&
       (span.untilPos === null || entry.pos <= span.untilPos) &&
-      (span.receivesMessages || !MESSAGE_KINDS.includes(entry.kind)),
+      (span.receivesMessages || !MESSAGE_KINDS.includes(entry.kind)) &&
+      (entry.messageId === null || entry.messageId > span.afterMessageId),
   );
   return covered && (entry.audience.length === 0 || entry.audience.includes(userId));
 }
@@ -72,6 +75,7 @@ export function namesUser(entry: Pick<ChatEntry, "data">, userId: string): boole
 const ENTRY_VISIBLE = `e."chatId" = s."chatId" AND e.pos >= s."fromPos"
   AND (s."untilPos" IS NULL OR e.pos <= s."untilPos")
   AND (s."receivesMessages" OR e.kind::text <> ALL ('{${MESSAGE_KINDS.join(",")}}'::text[]))
+  AND (e."messageId" IS NULL OR e."messageId" > s."afterMessageId")
   AND (cardinality(e.audience) = 0 OR s."userId" = ANY(e.audience))`;
 
 const ENTRY_JSON = `json_build_object('pos', e.pos::text, 'chatId', e."chatId", 'kind', e.kind,
@@ -139,17 +143,20 @@ export async function appendEntries(tx: Tx, entries: readonly NewChatEntry[]): P
   return written;
 }
 
-/** Opens a membership span at `pos` (a join, or a change of what the member receives). */
+/**
+ * Opens a membership span at `pos` (a join, or a change of what the member receives); entries about
+ * messages up to `afterMessageId` (from before their join) stay out of it.
+ */
 export async function openSpan(
   tx: Tx,
   chatId: string,
   userId: string,
   pos: bigint,
-  receivesMessages = true,
+  { receivesMessages = true, afterMessageId = 0n } = {},
 ): Promise<void> {
   await tx.$executeRaw`
-    INSERT INTO "MembershipSpan" ("chatId", "userId", "fromPos", "receivesMessages")
-    VALUES (${chatId}::uuid, ${userId}::uuid, ${pos}, ${receivesMessages})`;
+    INSERT INTO "MembershipSpan" ("chatId", "userId", "fromPos", "receivesMessages", "afterMessageId")
+    VALUES (${chatId}::uuid, ${userId}::uuid, ${pos}, ${receivesMessages}, ${afterMessageId})`;
 }
 
 /**
@@ -230,8 +237,10 @@ export async function spansAfter(db: Database, userId: string, after: bigint): P
     fromPos: string;
     untilPos: string | null;
     receivesMessages: boolean;
+    afterMessageId: string;
   }>(
-    sql`SELECT "chatId", "fromPos"::text AS "fromPos", "untilPos"::text AS "untilPos", "receivesMessages"
+    sql`SELECT "chatId", "fromPos"::text AS "fromPos", "untilPos"::text AS "untilPos", "receivesMessages",
+        "afterMessageId"::text AS "afterMessageId"
       FROM "MembershipSpan" WHERE "userId" = ${userId}::uuid
         AND ("untilPos" IS NULL OR "untilPos" > ${after.toString()}::bigint)`,
   );
@@ -240,6 +249,7 @@ export async function spansAfter(db: Database, userId: string, after: bigint): P
     fromPos: BigInt(row.fromPos),
     untilPos: row.untilPos === null ? null : BigInt(row.untilPos),
     receivesMessages: row.receivesMessages,
+    afterMessageId: BigInt(row.afterMessageId),
   }));
 }
 

@@ -113,7 +113,7 @@ export async function admit(
     data: { status: "ACCEPTED", answeredAt: new Date(), answeredById: actor },
   });
   const entry = await record(write, kind, actor, ids);
-  for (const userId of ids) await openSpan(tx, group.id, userId, entry.pos);
+  for (const userId of ids) await openSpan(tx, group.id, userId, entry.pos, { afterMessageId: last });
   write.group = { ...group, memberCount: group.memberCount + ids.length };
   return entry;
 }

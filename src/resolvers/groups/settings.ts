@@ -94,7 +94,10 @@ export async function blockGroupMessages(ctx: Context, id: string, blocked: bool
       [user.id],
     );
     await closeSpans(write.tx, group.id, [user.id], entry.pos);
-    await openSpan(write.tx, group.id, user.id, entry.pos + 1n, !blocked);
+    await openSpan(write.tx, group.id, user.id, entry.pos + 1n, {
+      receivesMessages: !blocked,
+      afterMessageId: member.historyFromId,
+    });
   });
   return true;
 }
