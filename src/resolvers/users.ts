@@ -1,5 +1,5 @@
 import type { Context } from "../context.js";
-import { notFound } from "../errors.js";
+import { badInput, notFound } from "../errors.js";
 import type { User } from "../generated/prisma/client.js";
 import * as check from "./validation.js";
 
@@ -16,4 +16,27 @@ export async function requireUsersNamed(
   if (unknown.length > 0) throw notFound(`No users named ${unknown.map((name) => `"${name}"`).join(", ")}`);
   const byName = new Map(users.map((user) => [user.username, user]));
   return names.map((name) => byName.get(name)!);
+}
+
+/**
+ * The ids of `users`, who must all be in a chat: `inChat` says which of the ids are. BAD_USER_INPUT
+ * names the others (mentions and targets of a message name its chat's members).
+ */
+export async function requireInChat(
+  users: readonly Pick<User, "id" | "username">[],
+  field: string,
+  chat: string,
+  inChat: (ids: string[]) => Promise<Iterable<string>>,
+): Promise<string[]> {
+  if (users.length === 0) return [];
+  const ids = users.map((user) => user.id);
+  const members = new Set(await inChat(ids));
+  const outsiders = users.filter((user) => !members.has(user.id));
+  if (outsiders.length > 0) {
+    throw badInput(
+      `${field} must name members of the ${chat}; not: ${outsiders.map((u) => u.username).join(", ")}`,
+      field,
+    );
+  }
+  return ids;
 }

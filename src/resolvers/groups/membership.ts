@@ -5,7 +5,7 @@ import { requireUser } from "../access.js";
 import { requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
 import { actorId, findGroup, membership, requireManager, requireOwner, viewGroup } from "./access.js";
-import { LIMITS, manages, mayInvite, outranks } from "./policy.js";
+import { LIMITS, mayInvite, requireOutranks } from "./policy.js";
 import {
   admit,
   changeGroup,
@@ -217,14 +217,8 @@ export async function subordinates(
         write,
         users.map((user) => user.id),
       );
-  if (self) {
-    const actor = await membership(write.tx, write.group.id, self);
-    if (!manages(actor)) throw forbidden("Only the group's owner and admins can do this");
-    const above = [...members.values()].filter((member) => !outranks(actor!, member));
-    if (above.length > 0) throw forbidden("Admins cannot act on other admins or the owner");
-  } else if ([...members.values()].some((member) => member.role === "OWNER")) {
-    throw forbidden("The owner cannot be removed, muted or blocked: transfer the ownership first");
-  }
+  const actor = self ? await membership(write.tx, write.group.id, self) : null;
+  requireOutranks(actor, self === null, [...members.values()], "group");
   return members;
 }
 

@@ -4,7 +4,7 @@ import type { Message, MessageType, Prisma, User } from "../../generated/prisma/
 import type { GroupTarget } from "../chats.js";
 import { commandMessage } from "../commands.js";
 import type { MessageRecord, PreparedBody } from "../message-bodies.js";
-import { requireUsersNamed } from "../users.js";
+import { requireInChat, requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
 import { notMember } from "./access.js";
 import { type GroupSendRefusal, storeGroupMessage } from "./message-store.js";
@@ -30,21 +30,15 @@ export interface PreparedSend {
   earlier: () => Promise<Message | null> | null;
 }
 
-async function memberIds(ctx: Context, groupId: string, users: User[], field: string): Promise<string[]> {
-  if (users.length === 0) return [];
-  const rows = await ctx.prisma.groupMember.findMany({
-    where: { groupId, userId: { in: users.map((user) => user.id) } },
-    select: { userId: true },
-  });
-  const inGroup = new Set(rows.map((row) => row.userId));
-  const outsiders = users.filter((user) => !inGroup.has(user.id));
-  if (outsiders.length > 0) {
-    throw badInput(
-      `${field} must name members of the group; not: ${outsiders.map((u) => u.username).join(", ")}`,
-      field,
-    );
-  }
-  return users.map((user) => user.id);
+function memberIds(ctx: Context, groupId: string, users: User[], field: string): Promise<string[]> {
+  return requireInChat(users, field, "group", async (ids) =>
+    (
+      await ctx.prisma.groupMember.findMany({
+        where: { groupId, userId: { in: ids } },
+        select: { userId: true },
+      })
+    ).map((row) => row.userId),
+  );
 }
 
 function refused(refusal: GroupSendRefusal, target: GroupTarget): AppError {

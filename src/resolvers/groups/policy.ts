@@ -1,6 +1,7 @@
+import { badInput, forbidden } from "../../errors.js";
 import type { Group, GroupMember, GroupRole } from "../../generated/prisma/client.js";
 
-// The group rules, each written once. Where a rule must also hold inside SQL (the send statement
+// The group rules, each written once (rooms share the member rules: roles, mutes, the allow list). Where a rule must also hold inside SQL (the send statement
 // judges under the chat's lock), its SQL twin sits beside it.
 
 export const LIMITS = {
@@ -88,4 +89,35 @@ export const SPEAK_REFUSAL_SQL = `CASE WHEN m.role <> 'OWNER' AND (m."mutedUntil
 /** Whether the group's messages may ask for read receipts: only up to this many members. */
 export function receiptsAllowed(group: Pick<Group, "memberCount">, maxMembers: number): boolean {
   return group.memberCount <= maxMembers;
+}
+
+type Ranked = Pick<GroupMember, "role">;
+const CHAT = { group: "group", room: "room" } as const;
+
+/**
+ * May `actor` (a member, or null for the app server) act on these members (remove, mute, block)? A
+ * member must run the chat and outrank each of them; the app server acts on anyone but the owner.
+ */
+export function requireOutranks(
+  actor: Ranked | null | undefined,
+  isApp: boolean,
+  subjects: Ranked[],
+  chat: keyof typeof CHAT,
+) {
+  if (!isApp) {
+    if (!manages(actor)) throw forbidden(`Only the ${CHAT[chat]}'s owner and admins can do this`);
+    if (subjects.some((subject) => !outranks(actor!, subject))) {
+      throw forbidden("Admins cannot act on other admins or the owner");
+    }
+  } else if (subjects.some((subject) => subject.role === "OWNER")) {
+    throw forbidden("The owner cannot be removed, muted or blocked: transfer the ownership first");
+  }
+}
+
+/** A mute's end, `durationSeconds` from now: stored as an end time, it lapses by itself. */
+export function muteEnd(durationSeconds: number): Date {
+  if (!Number.isInteger(durationSeconds) || durationSeconds < 1 || durationSeconds > LIMITS.maxMuteSeconds) {
+    throw badInput(`durationSeconds must be from 1 to ${LIMITS.maxMuteSeconds}`, "durationSeconds");
+  }
+  return new Date(Date.now() + durationSeconds * 1000);
 }

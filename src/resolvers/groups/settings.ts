@@ -7,7 +7,7 @@ import { requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
 import { actorId, requireManager, requireMember, requireMemberOrAdmin } from "./access.js";
 import { actOnUsers, subordinates } from "./membership.js";
-import { LIMITS, manages } from "./policy.js";
+import { LIMITS, manages, muteEnd } from "./policy.js";
 import { changeGroup, record, requireMembers, requireStillMember, updateMembers } from "./roster.js";
 
 // Who may speak (mutes, mute-all and its allow list), members' own settings and attributes, and
@@ -19,11 +19,7 @@ export async function muteGroupMembers(
   usernames: readonly string[],
   durationSeconds: number,
 ): Promise<boolean> {
-  if (!Number.isInteger(durationSeconds) || durationSeconds < 1 || durationSeconds > LIMITS.maxMuteSeconds) {
-    throw badInput(`durationSeconds must be from 1 to ${LIMITS.maxMuteSeconds}`, "durationSeconds");
-  }
-  // Stored as an end time, so the mute lapses by itself: no job has to lift it.
-  const mutedUntil = new Date(Date.now() + durationSeconds * 1000);
+  const mutedUntil = muteEnd(durationSeconds);
   return actOnUsers(ctx, id, usernames, async (write, users) => {
     const members = await subordinates(ctx, write, users);
     await updateMembers(write, [...members.keys()], { mutedUntil }, "MEMBERS_MUTED", actorId(ctx));

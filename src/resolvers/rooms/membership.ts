@@ -3,7 +3,7 @@ import { AppError, badInput, forbidden } from "../../errors.js";
 import type { Room, RoomMember, User } from "../../generated/prisma/client.js";
 import { requireUser } from "../access.js";
 import { actorId } from "../groups/access.js";
-import { manages, outranks } from "../groups/policy.js";
+import { muteEnd, requireOutranks } from "../groups/policy.js";
 import { requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
 import { notRoomMember, requireRoomManager, requireRoomOwner, viewRoom } from "./access.js";
@@ -73,15 +73,8 @@ async function subordinates(
         write,
         users.map((user) => user.id),
       );
-  if (self) {
-    const actor = (await roomMembersAmong(write, [self])).get(self);
-    if (!manages(actor)) throw forbidden("Only the room's owner and admins can do this");
-    if ([...members.values()].some((member) => !outranks(actor!, member))) {
-      throw forbidden("Admins cannot act on other admins or the owner");
-    }
-  } else if ([...members.values()].some((member) => member.role === "OWNER")) {
-    throw forbidden("The owner cannot be removed, muted or blocked: transfer the ownership first");
-  }
+  const actor = self ? (await roomMembersAmong(write, [self])).get(self) : null;
+  requireOutranks(actor, self === null, [...members.values()], "room");
   return members;
 }
 
@@ -136,11 +129,7 @@ export function muteRoomMembers(
   usernames: readonly string[],
   durationSeconds: number,
 ) {
-  if (!Number.isInteger(durationSeconds) || durationSeconds < 1 || durationSeconds > LIMITS.maxMuteSeconds) {
-    throw badInput(`durationSeconds must be from 1 to ${LIMITS.maxMuteSeconds}`, "durationSeconds");
-  }
-  // Stored as an end time, so the mute lapses by itself.
-  const mutedUntil = new Date(Date.now() + durationSeconds * 1000);
+  const mutedUntil = muteEnd(durationSeconds);
   return actOnUsers(ctx, id, usernames, async (write, users) => {
     const members = await subordinates(ctx, write, users);
     await updateMembers(write, [...members.keys()], { mutedUntil }, "MEMBERS_MUTED", actorId(ctx));

@@ -11,7 +11,7 @@ import { commandMessage } from "../commands.js";
 import type { PreparedSend } from "../groups/messages.js";
 import { speakRefusal } from "../groups/policy.js";
 import { type BodyInput, checkMessageSize, type MessageRecord, prepareBody } from "../message-bodies.js";
-import { requireUsersNamed } from "../users.js";
+import { requireInChat, requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
 import { findRoom, notRoomMember } from "./access.js";
 import { LIMITS } from "./policy.js";
@@ -43,20 +43,14 @@ async function spend(ctx: Context, roomId: string, priority: RoomPriority, exemp
 /** Users named in mentions or targets must be members of the room. */
 async function membersNamed(ctx: Context, roomId: string, usernames: readonly string[], field: string) {
   const users = await requireUsersNamed(ctx, usernames, field);
-  if (users.length === 0) return [];
-  const members = await ctx.prisma.roomMember.findMany({
-    where: { roomId, userId: { in: users.map((user) => user.id) } },
-    select: { userId: true },
-  });
-  const inRoom = new Set(members.map((member) => member.userId));
-  const outsiders = users.filter((user) => !inRoom.has(user.id));
-  if (outsiders.length > 0) {
-    throw badInput(
-      `${field} must name members of the room; not: ${outsiders.map((u) => u.username).join(", ")}`,
-      field,
-    );
-  }
-  return users.map((user) => user.id);
+  return requireInChat(users, field, "room", async (ids) =>
+    (
+      await ctx.prisma.roomMember.findMany({
+        where: { roomId, userId: { in: ids } },
+        select: { userId: true },
+      })
+    ).map((row) => row.userId),
+  );
 }
 
 export async function sendToRoom(

@@ -8,7 +8,7 @@ import { commandMessage } from "../commands.js";
 import type { PreparedSend } from "../groups/messages.js";
 import { receiptsAllowed, speakRefusal } from "../groups/policy.js";
 import type { MessageRecord } from "../message-bodies.js";
-import { requireUsersNamed } from "../users.js";
+import { requireInChat, requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
 import { changeThread, notInGroup, notThreadMember } from "./access.js";
 import { noteNewMessage } from "./summaries.js";
@@ -40,20 +40,14 @@ async function requireSpeaker(
 async function mentionedMembers(ctx: Context, threadId: string, usernames: readonly string[]) {
   check.list(usernames, "mentions", MAX_MENTIONS);
   const users = await requireUsersNamed(ctx, usernames, "mentions");
-  if (users.length === 0) return [];
-  const members = await ctx.prisma.threadMember.findMany({
-    where: { threadId, userId: { in: users.map((user) => user.id) } },
-    select: { userId: true },
-  });
-  const inThread = new Set(members.map((member) => member.userId));
-  const outsiders = users.filter((user) => !inThread.has(user.id));
-  if (outsiders.length > 0) {
-    throw badInput(
-      `mentions must name members of the thread; not: ${outsiders.map((u) => u.username).join(", ")}`,
-      "mentions",
-    );
-  }
-  return users.map((user) => user.id);
+  return requireInChat(users, "mentions", "thread", async (ids) =>
+    (
+      await ctx.prisma.threadMember.findMany({
+        where: { threadId, userId: { in: ids } },
+        select: { userId: true },
+      })
+    ).map((row) => row.userId),
+  );
 }
 
 export async function sendToThread(
