@@ -414,14 +414,23 @@ describe("reaction rules", () => {
 
   it("are not for room messages, nor for a banned user", async () => {
     const [alice, bob] = [await signUp(url), await signUp(url)];
-    // Rooms have no API yet: a room chat, as the rooms domain will store one, is made directly.
     const { prisma } = server.app.services;
-    const chat = await prisma.chat.create({ data: { type: "ROOM" } });
-    const roomMessage = await prisma.message.create({
-      data: { chatId: chat.id, chatType: "ROOM", senderId: bob.userId, type: "TEXT", body: { text: "hi" } },
-    });
-    await prisma.conversation.create({ data: { userId: alice.userId, chatId: chat.id, chatType: "ROOM" } });
-    await fails("BAD_USER_INPUT", url, ADD, { m: roomMessage.id.toString(), r: "👍" }, alice.token);
+    const room = (
+      await ok(
+        url,
+        'mutation($o: String) { createRoom(name: "live", owner: $o) { id } }',
+        { o: bob.username },
+        await adminToken(url),
+      )
+    ).createRoom.id;
+    await ok(url, "mutation($r: ID!) { joinRoom(id: $r) { id } }", { r: room }, alice.token);
+    const roomMessage = await ok(
+      url,
+      'mutation($r: ID!) { sendMessage(to: { room: $r }, body: { text: { text: "hi" } }) { id } }',
+      { r: room },
+      bob.token,
+    );
+    await fails("BAD_USER_INPUT", url, ADD, { m: roomMessage.sendMessage.id, r: "👍" }, alice.token);
 
     const message = (await sendText(url, bob.token, alice.username, "hello")).id;
     await ok(
