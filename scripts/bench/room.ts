@@ -146,6 +146,7 @@ export async function runRoom(server: BenchServer, options: RoomOptions) {
     });
 
   const usageBefore = processUsage(server.pid);
+  const generatorBefore = process.cpuUsage();
   let rssMaxMb = 0;
   const rssSampler = setInterval(() => {
     rssMaxMb = Math.max(rssMaxMb, processUsage(server.pid)?.rssMb ?? 0);
@@ -173,6 +174,7 @@ export async function runRoom(server: BenchServer, options: RoomOptions) {
   }
   const phaseSeconds = (performance.now() - begin) / 1000;
   const usageAfter = processUsage(server.pid);
+  const generator = process.cpuUsage(generatorBefore);
   clearInterval(rssSampler);
   await Promise.all([...streams, speakerClient].map((client) => client.dispose()));
 
@@ -224,5 +226,9 @@ export async function runRoom(server: BenchServer, options: RoomOptions) {
                 : undefined,
           }
         : undefined,
+    // This process: every member's client and the sender; past one core it, not the server, sets the pace.
+    loadGenerator: {
+      cpuPercent: round(((generator.user + generator.system) / 1000 / (phaseSeconds * 1000)) * 100),
+    },
   };
 }
