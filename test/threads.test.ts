@@ -48,6 +48,10 @@ const MUTE =
 const REMOVE_FROM_GROUP = "mutation($id: ID!, $u: [String!]!) { removeGroupMembers(id: $id, usernames: $u) }";
 const ADD_ADMIN = "mutation($id: ID!, $u: String!) { addGroupAdmin(id: $id, username: $u) }";
 const TYPING = "mutation($id: ID!) { sendTyping(conversation: { thread: $id }) }";
+const REACTIONS = "reactions { reaction count reactedByMe users(first: 20) { username } }";
+const REACT = `mutation($m: ID!, $r: String!) { addReaction(messageId: $m, reaction: $r) { id ${REACTIONS} } }`;
+const UNREACT = "mutation($m: ID!, $r: String!) { removeReaction(messageId: $m, reaction: $r) }";
+const REACTIONS_OF = `query($id: ID!) { message(id: $id) { id ${REACTIONS} } }`;
 
 const STREAM = `subscription($since: String) {
   events(since: $since) {
@@ -62,6 +66,8 @@ const STREAM = `subscription($since: String) {
       ... on TypingEvent { user { username } conversation { id thread { id } } }
       ... on ReceiptEvent { kind messageIds }
       ... on ConversationEvent { kind }
+      ... on ReactionEvent { reaction added user { username }
+        message { id chatType to { __typename ... on Thread { id } } reactions { reaction count reactedByMe } } }
     }
   }
 }`;
@@ -118,7 +124,9 @@ const describeEvent = (event: any) =>
     ? `${event.__typename} ${event.kind}`
     : event.__typename === "MessageEvent"
       ? `MessageEvent "${event.message.body?.text}"`
-      : event.__typename;
+      : event.__typename === "ReactionEvent"
+        ? `ReactionEvent ${event.added ? "+" : "-"}${event.reaction} by ${event.user?.username}`
+        : event.__typename;
 
 /** Reads on until an event matches; returns it and what came before it. */
 async function readUntil(stream: Stream, match: (event: any) => boolean, what: string, timeoutMs = 5000) {
@@ -239,6 +247,49 @@ describe("starting threads", () => {
     assert.equal(first.event.actor.username, a!.username);
     const second = await readUntil(bStream, threadEvent("THREAD_UPDATED"), "rename");
     assert.equal(second.event.thread.name, "third");
+  });
+
+  it("its creator, online as they start it, gets the thread's joins, messages and reactions live, as a replay has them", async () => {
+    const [owner, a, b] = await users(3);
+    const { parentId } = await groupWithMessage(owner!, [a!, b!]);
+    const since = await cursorOf(url, a!.token);
+    const aStream = await watch(a!, since);
+    const thread = await startThread(a!, parentId);
+    await ok(url, JOIN, { id: thread.id }, b!.token);
+    const hello = await say(b!, { thread: thread.id }, "hello creator");
+    await ok(url, REACT, { m: hello.id, r: "👋" }, b!.token);
+
+    // What a device resuming from `since` reads; the open stream must have shown the same, in order.
+    const replay = await ok(
+      url,
+      `query($s: String) { sync(since: $s, first: 100) { events { cursor event { __typename
+        ... on ThreadEvent { kind } } } } }`,
+      { s: since },
+      a!.token,
+    );
+    const summary = (event: any) =>
+      event.__typename === "ThreadEvent" ? `ThreadEvent ${event.kind}` : event.__typename;
+    const replayed: string[] = replay.sync.events.map((e: any) => `${e.cursor} ${summary(e.event)}`);
+    for (const kind of ["THREAD_CREATED", "MEMBER_JOINED", "MessageEvent", "ReactionEvent"]) {
+      assert.ok(
+        replayed.some((line) => line.endsWith(kind)),
+        `${kind} in the replay: ${replayed}`,
+      );
+    }
+    const last: string = replay.sync.events.at(-1).cursor;
+    const live: string[] = [];
+    while (live.at(-1)?.split(" ")[0] !== last) {
+      const { event, cursor } = await readUntil(
+        aStream,
+        () => true,
+        `the creator's open stream, up to ${last} as the replay [${replayed.join(", ")}]; it showed [${live.join(", ")}]`,
+        3000,
+      );
+      if (cursor === null) continue;
+      live.push(`${cursor} ${summary(event)}`);
+      if (live.length > replayed.length) break;
+    }
+    assert.deepEqual(live, replayed);
   });
 });
 
@@ -432,6 +483,142 @@ describe("talking in a thread", () => {
       b!.token,
     );
     assert.equal(sync.sync.events.filter((e: any) => e.event.__typename === "MessageEvent").length, 12);
+  });
+});
+
+describe("reactions in a thread", () => {
+  const isReaction = (event: any) => event.__typename === "ReactionEvent";
+  const seen = (event: any) => [event.user.username, event.reaction, event.added];
+
+  it("reach the thread's members as durable events, replayed once and in order; the group's others get none and may not react", async () => {
+    const [owner, a, b, c] = await users(4);
+    const { parentId } = await groupWithMessage(owner!, [a!, b!, c!]);
+    const thread = await startThread(a!, parentId);
+    await ok(url, JOIN, { id: thread.id }, b!.token);
+    const message = await say(a!, { thread: thread.id }, "react to me");
+    const since = await cursorOf(url, b!.token);
+    const [aStream, bStream, cStream, ownerStream] = await Promise.all([
+      watch(a!),
+      watch(b!, since),
+      watch(c!),
+      watch(owner!),
+    ]);
+
+    // In the group, not in the thread: the message is not theirs to see, the group's owner's neither.
+    for (const outsider of [c!, owner!]) {
+      await fails("NOT_FOUND", url, REACT, { m: message.id, r: "👍" }, outsider.token);
+      await fails("NOT_FOUND", url, UNREACT, { m: message.id, r: "👍" }, outsider.token);
+      await fails("NOT_FOUND", url, REACTIONS_OF, { id: message.id }, outsider.token);
+    }
+    await ok(url, REACT, { m: message.id, r: "👍" }, b!.token);
+    await ok(url, REACT, { m: message.id, r: "😂" }, b!.token);
+    const added = await ok(url, REACT, { m: message.id, r: "👍" }, a!.token);
+    assert.deepEqual(added.addReaction.reactions, [
+      {
+        reaction: "👍",
+        count: 2,
+        reactedByMe: true,
+        users: [{ username: b!.username }, { username: a!.username }],
+      },
+      { reaction: "😂", count: 1, reactedByMe: false, users: [{ username: b!.username }] },
+    ]);
+    assert.equal((await ok(url, UNREACT, { m: message.id, r: "😂" }, b!.token)).removeReaction, true);
+    const expected = [
+      [b!.username, "👍", true],
+      [b!.username, "😂", true],
+      [a!.username, "👍", true],
+      [b!.username, "😂", false],
+    ];
+
+    // Both members, each in order, each event with a cursor and the message as it is in the thread.
+    for (const [stream, me] of [
+      [aStream, a!],
+      [bStream, b!],
+    ] as const) {
+      const got = [];
+      for (const _ of expected) {
+        const { event, cursor } = await readUntil(stream, isReaction, `${me.username}'s reactions`);
+        assert.ok(cursor, "a reaction is durable");
+        assert.equal(event.message.id, message.id);
+        assert.equal(event.message.chatType, "THREAD");
+        assert.deepEqual(event.message.to, { __typename: "Thread", id: thread.id });
+        got.push(seen(event));
+      }
+      assert.deepEqual(got, expected);
+    }
+    const late = [...(await drain(cStream, 600)), ...(await drain(ownerStream, 100))];
+    assert.ok(!late.some(isReaction), `the group's other members got ${late.map(describeEvent)}`);
+
+    // A device that was away reads them from its cursor, once each, in order; so does sync.
+    const phone = await signIn(url, b!.username, "ios");
+    const replay = await watch(phone, since);
+    const replayed = [];
+    for (const _ of expected) replayed.push(seen((await readUntil(replay, isReaction, "replay")).event));
+    assert.deepEqual(replayed, expected);
+    const more = await drain(replay, 400);
+    assert.ok(!more.some(isReaction), `replayed twice: ${more.map(describeEvent)}`);
+    const page = await ok(
+      url,
+      `query($s: String) { sync(since: $s, first: 100) { events { cursor event { __typename
+        ... on ReactionEvent { reaction added user { username } } } } } }`,
+      { s: since },
+      b!.token,
+    );
+    const synced = page.sync.events.filter((e: any) => isReaction(e.event));
+    assert.deepEqual(
+      synced.map((e: any) => seen(e.event)),
+      expected,
+    );
+    assert.ok(synced.every((e: any) => e.cursor));
+
+    // Message.reactions in the thread: both reacted 👍, so each sees it as theirs; users oldest first.
+    const both = [
+      {
+        reaction: "👍",
+        count: 2,
+        reactedByMe: true,
+        users: [{ username: b!.username }, { username: a!.username }],
+      },
+    ];
+    assert.deepEqual((await ok(url, REACTIONS_OF, { id: message.id }, a!.token)).message.reactions, both);
+    assert.deepEqual((await ok(url, REACTIONS_OF, { id: message.id }, b!.token)).message.reactions, both);
+    const history = await ok(
+      url,
+      `query($to: ChatTarget!) { messages(conversation: $to, last: 10) { edges { node { id ${REACTIONS} } } } }`,
+      { to: { thread: thread.id } },
+      b!.token,
+    );
+    assert.deepEqual(history.messages.edges.at(-1).node, { id: message.id, reactions: both });
+  });
+
+  it("a late joiner reacts to what came before the join; one who left may not, keeps theirs, and hears no more", async () => {
+    const [owner, a, b, c] = await users(4);
+    const { parentId } = await groupWithMessage(owner!, [a!, b!, c!]);
+    const thread = await startThread(a!, parentId);
+    await ok(url, JOIN, { id: thread.id }, b!.token);
+    const early = await say(a!, { thread: thread.id }, "before c");
+    await ok(url, JOIN, { id: thread.id }, c!.token);
+    const cStream = await watch(c!);
+    await ok(url, REACT, { m: early.id, r: "👍" }, c!.token);
+    const own = await readUntil(cStream, isReaction, "c's own reaction, on another device's stream");
+    assert.deepEqual(seen(own.event), [c!.username, "👍", true]);
+    assert.equal(own.event.message.reactions[0].reactedByMe, true);
+
+    await ok(url, LEAVE, { id: thread.id }, b!.token);
+    await fails("NOT_FOUND", url, REACT, { m: early.id, r: "❤️" }, b!.token);
+    const bStream = await watch(b!);
+    await ok(url, REMOVE, { id: thread.id, u: c!.username }, owner!.token);
+    await readUntil(cStream, threadEvent("MEMBER_REMOVED"), "c removed");
+    await fails("NOT_FOUND", url, UNREACT, { m: early.id, r: "👍" }, c!.token);
+    await ok(url, REACT, { m: early.id, r: "😂" }, a!.token);
+    const quiet = [...(await drain(bStream, 500)), ...(await drain(cStream, 100))];
+    assert.ok(!quiet.some(isReaction), `reactions after leaving: ${quiet.map(describeEvent)}`);
+    // Their reactions stay on the message.
+    const reactions = (await ok(url, REACTIONS_OF, { id: early.id }, a!.token)).message.reactions;
+    assert.deepEqual(reactions, [
+      { reaction: "👍", count: 1, reactedByMe: false, users: [{ username: c!.username }] },
+      { reaction: "😂", count: 1, reactedByMe: true, users: [{ username: a!.username }] },
+    ]);
   });
 });
 

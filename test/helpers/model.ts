@@ -57,14 +57,41 @@ export interface ModelContacts {
   outgoing: string[];
 }
 
-/** A group message as a member's device holds it. */
+/** A group message as a member's device holds it; `thread` is the live thread started from it. */
 export interface ModelGroupMessage {
   id: string;
   from: string;
   text: string | null;
   targets: string[];
   reactions: ModelReaction[];
+  thread: string | null;
 }
+
+/** A thread message as a member's device holds it. */
+export interface ModelThreadMessage {
+  id: string;
+  from: string;
+  text: string | null;
+  recalled: boolean;
+  editCount: number;
+  reactions: ModelReaction[];
+}
+
+/**
+ * A thread the user is a member of, as its events tell: `members` maps every user an event named
+ * since the user's own join (or creation) to whether they are in it; `complete` when the user
+ * started the thread and so saw every join. `messages` are those received since the join: a joiner
+ * reads the older ones with `messages`, but its stream starts at the join.
+ */
+export interface ModelThread {
+  groupId: string;
+  members: Map<string, boolean>;
+  complete: boolean;
+  messages: Map<string, ModelThreadMessage>;
+}
+
+/** ThreadEvents of the group's chat (to every member of the group); the others are the thread's own. */
+const GROUP_THREAD_KINDS = new Set(["THREAD_CREATED", "THREAD_UPDATED", "THREAD_DESTROYED", "NEW_MESSAGES"]);
 
 /**
  * A group the user is in, as its events tell. `members` maps every user an event named since the
@@ -89,6 +116,15 @@ export class ClientModel {
   readonly messages = new Map<string, Map<string, ModelMessage>>();
   /** The groups the user is in, by id. */
   readonly groups = new Map<string, ModelGroup>();
+  /** The threads the user is a member of, by id. */
+  readonly threads = new Map<string, ModelThread>();
+  /**
+   * Every thread MessageEvent this device received, by thread, whatever the membership since: a
+   * thread's messages come once each, in id order, across leaves and rejoins.
+   */
+  private readonly threadSeen = new Map<string, { last: bigint; ids: Set<string> }>();
+  /** The read position of each thread conversation, from READ snapshots (kept across joins: it only grows). */
+  private readonly threadReads = new Map<string, bigint>();
   /**
    * What the events themselves show to be wrong, whatever a fetch says later: a group's message or
    * event after the user left it (a removal not ordered with the messages), a targeted message for
@@ -104,6 +140,10 @@ export class ClientModel {
   constructor(readonly username: string) {}
 
   apply(event: any): void {
+    if (this.isThreadChat(event)) {
+      this.applyThread(event);
+      return;
+    }
     if (isGroupChat(event)) {
       this.applyGroup(event);
       return;
@@ -194,11 +234,18 @@ export class ClientModel {
           return;
         }
         if (event.__typename === "MessageEvent") {
-          group.messages.set(message.id, { ...toGroupMessage(message), reactions: [] });
+          // Its thread comes from ThreadEvents alone: a replayed message shows today's.
+          group.messages.set(message.id, { ...toGroupMessage(message), reactions: [], thread: null });
           this.groupCounts(groupId, message.conversation);
         } else {
           const held = group.messages.get(message.id);
-          if (held) group.messages.set(message.id, { ...toGroupMessage(message), reactions: held.reactions });
+          if (held) {
+            group.messages.set(message.id, {
+              ...toGroupMessage(message),
+              reactions: held.reactions,
+              thread: held.thread,
+            });
+          }
         }
         return;
       }
@@ -301,11 +348,18 @@ export class ClientModel {
       return void this.problem(`GroupEvent ${kind} [${users}] of group ${groupId}, which the user is not in`);
     }
     if (kind === "GROUP_CREATED") return void this.problem(`GROUP_CREATED of ${groupId} without the user`);
-    if (kind === "GROUP_DESTROYED") return void this.groups.delete(groupId);
+    if (kind === "GROUP_DESTROYED") {
+      this.groups.delete(groupId);
+      return void this.leaveThreadsOf(groupId, null);
+    }
     if (LEAVING_KINDS.has(kind)) {
-      if (users.includes(me)) return void this.groups.delete(groupId);
+      // Leaving a group leaves its threads: the thread tells nothing, the group's event tells all.
+      if (users.includes(me)) {
+        this.groups.delete(groupId);
+        return void this.leaveThreadsOf(groupId, null);
+      }
       for (const user of users) group.members.set(user, null);
-      return;
+      return void this.leaveThreadsOf(groupId, users);
     }
     switch (kind) {
       case "MEMBER_JOINED":
@@ -325,6 +379,223 @@ export class ClientModel {
         // Mutes, blocks of outsiders, settings: no change to who is in or their roles.
         return;
     }
+  }
+
+  /**
+   * Whether the event is about a thread: a ThreadEvent, a thread message or a change to one, a
+   * thread conversation. A recall whose conversation is gone (the user left since) names only its
+   * message: it is a group's if a group of the device holds that message, else a thread's.
+   */
+  private isThreadChat(event: any): boolean {
+    if (event.__typename === "ThreadEvent") return true;
+    if (event.message)
+      return event.message.chatType === "THREAD" || event.message.to?.__typename === "Thread";
+    if (event.conversation)
+      return event.conversation.chatType === "THREAD" || Boolean(event.conversation.thread);
+    if (event.__typename === "MessageRecalledEvent" && event.conversation === null)
+      return ![...this.groups.values()].some((group) => group.messages.has(event.messageId));
+    return false;
+  }
+
+  private threadHolding(messageId: string): string | undefined {
+    for (const [id, thread] of this.threads) if (thread.messages.has(messageId)) return id;
+    return undefined;
+  }
+
+  private applyThread(event: any): void {
+    switch (event.__typename) {
+      case "ThreadEvent":
+        this.threadEvent(event);
+        return;
+      case "MessageEvent": {
+        const message = event.message;
+        if (message.type === "COMMAND") return;
+        const threadId: string = message.to?.id;
+        // Once each and in id order, whatever the membership did in between.
+        let seen = this.threadSeen.get(threadId);
+        if (!seen) {
+          seen = { last: 0n, ids: new Set() };
+          this.threadSeen.set(threadId, seen);
+        }
+        if (seen.ids.has(message.id)) {
+          this.problem(`thread ${threadId}'s message ${message.id} received twice`);
+        } else if (BigInt(message.id) < seen.last) {
+          this.problem(
+            `thread ${threadId}'s message ${message.id} received after ${seen.last}, out of order`,
+          );
+        }
+        seen.ids.add(message.id);
+        if (BigInt(message.id) > seen.last) seen.last = BigInt(message.id);
+        const thread = this.threads.get(threadId);
+        if (!thread) {
+          return void this.problem(
+            `MessageEvent ${message.id} of thread ${threadId}, which the user is not a member of (left, removed or never joined)`,
+          );
+        }
+        // Its reactions come from ReactionEvents alone: a replayed message shows today's.
+        thread.messages.set(message.id, { ...toThreadMessage(message), reactions: [] });
+        return;
+      }
+      case "MessageEditedEvent": {
+        const message = event.message;
+        const thread = this.threads.get(message.to?.id);
+        if (!thread)
+          return void this.problem(
+            `edit of ${message.id} in thread ${message.to?.id}, which the user is not in`,
+          );
+        const held = thread.messages.get(message.id);
+        if (held) Object.assign(held, { text: message.body?.text ?? null, editCount: message.editCount });
+        return;
+      }
+      case "ReactionEvent": {
+        const threadId = event.message.to?.id;
+        const thread = this.threads.get(threadId);
+        if (!thread) {
+          return void this.problem(
+            `reaction to ${event.message.id} in thread ${threadId}, which the user is not a member of`,
+          );
+        }
+        // A message from before the user's join is not in the model; nor are its reactions.
+        const held = thread.messages.get(event.message.id);
+        if (held) this.react(held.reactions, event);
+        return;
+      }
+      case "MessageRecalledEvent": {
+        const threadId: string | undefined =
+          event.conversation?.thread?.id ?? this.threadHolding(event.messageId);
+        // Gone from the user's conversations and never held: nothing here names its chat.
+        if (threadId === undefined) return;
+        const thread = this.threads.get(threadId);
+        if (!thread)
+          return void this.problem(
+            `recall of ${event.messageId} in thread ${threadId}, which the user is not in`,
+          );
+        const held = thread.messages.get(event.messageId);
+        if (held) Object.assign(held, { recalled: true, text: null, reactions: [] });
+        return;
+      }
+      case "ConversationEvent": {
+        // The user's own stream: a read may come before the device saw the join, or after it saw
+        // the user leave. The read position only grows, across joins too, so keep the greatest.
+        const threadId: string | undefined = event.conversation?.thread?.id;
+        const upTo = event.conversation?.readUpTo;
+        if (event.kind === "READ" && threadId && upTo) {
+          const known = this.threadReads.get(threadId) ?? 0n;
+          if (BigInt(upTo) > known) this.threadReads.set(threadId, BigInt(upTo));
+        }
+        return;
+      }
+      case "ReceiptEvent":
+        return;
+      default:
+        return void this.problem(`unexpected thread event ${event.__typename}`);
+    }
+  }
+
+  private threadEvent(event: any): void {
+    const kind: string = event.kind;
+    const threadId: string | undefined = event.thread?.id;
+    const groupId: string | undefined = event.thread?.group?.id;
+    const users: string[] = event.users.map((u: any) => u.username);
+    const me = this.username;
+    if (!threadId || !groupId) return void this.problem(`ThreadEvent ${kind} without its thread or group`);
+    if (GROUP_THREAD_KINDS.has(kind)) {
+      const group = this.groups.get(groupId);
+      if (!group) {
+        return void this.problem(
+          `ThreadEvent ${kind} of thread ${threadId} in group ${groupId}, which the user is not in`,
+        );
+      }
+      const parent = group.messages.get(event.thread.parentMessage?.id);
+      if (kind === "THREAD_CREATED") {
+        if (parent) parent.thread = threadId;
+        if (event.actor?.username === me) {
+          if (this.threads.has(threadId))
+            this.problem(`THREAD_CREATED of ${threadId}, which the user was in`);
+          this.threads.set(threadId, {
+            groupId,
+            members: new Map([[me, true]]),
+            complete: true,
+            messages: new Map(),
+          });
+        }
+      } else if (kind === "THREAD_DESTROYED") {
+        if (parent) parent.thread = null;
+        this.threads.delete(threadId);
+      }
+      return;
+    }
+    if (kind === "MEMBER_JOINED" && users.includes(me)) {
+      if (!this.groups.has(groupId))
+        this.problem(`joined thread ${threadId} of group ${groupId}, which the user is not in`);
+      if (this.threads.has(threadId)) this.problem(`joined thread ${threadId} again without leaving it`);
+      this.threads.set(threadId, {
+        groupId,
+        members: new Map(users.map((user) => [user, true])),
+        complete: false,
+        messages: new Map(),
+      });
+      return;
+    }
+    const thread = this.threads.get(threadId);
+    if (!thread) {
+      return void this.problem(
+        `ThreadEvent ${kind} [${users}] of thread ${threadId}, which the user is not a member of`,
+      );
+    }
+    switch (kind) {
+      case "MEMBER_JOINED":
+        for (const user of users) thread.members.set(user, true);
+        return;
+      case "MEMBER_LEFT":
+      case "MEMBER_REMOVED":
+        if (users.includes(me)) return void this.threads.delete(threadId);
+        for (const user of users) thread.members.set(user, false);
+        return;
+      default:
+        return void this.problem(`unexpected ThreadEvent ${kind} in thread ${threadId}`);
+    }
+  }
+
+  /** The user (`users` null) or these users left the group, and so its threads. */
+  private leaveThreadsOf(groupId: string, users: string[] | null) {
+    for (const [id, thread] of this.threads) {
+      if (thread.groupId !== groupId) continue;
+      if (users === null) this.threads.delete(id);
+      else for (const user of users) thread.members.set(user, false);
+    }
+  }
+
+  /** The threads the user is a member of, sorted. */
+  threadIds(): string[] {
+    return [...this.threads.keys()].sort();
+  }
+
+  /** A thread's known members (false: known to have left), and whether that is everyone. */
+  threadRoster(threadId: string): { complete: boolean; members: Record<string, boolean> } {
+    const thread = this.threads.get(threadId)!;
+    return {
+      complete: thread.complete,
+      members: Object.fromEntries([...thread.members].sort(([a], [b]) => a.localeCompare(b))),
+    };
+  }
+
+  /** The thread's messages received since the user's join, oldest first. */
+  threadHistory(threadId: string): ModelThreadMessage[] {
+    const thread = this.threads.get(threadId);
+    return [...(thread?.messages.values() ?? [])].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  }
+
+  /**
+   * The thread conversation's unread count, derived as the server derives it: others' messages not
+   * recalled after the read position. Every message after the join is in the model and the join's
+   * own read position is below them all, so the reads seen are enough.
+   */
+  threadUnread(threadId: string): number {
+    const read = this.threadReads.get(threadId) ?? 0n;
+    return this.threadHistory(threadId).filter(
+      (m) => BigInt(m.id) > read && m.from !== this.username && !m.recalled,
+    ).length;
   }
 
   /** The groups the user is in, sorted. */
@@ -452,6 +723,18 @@ export function toGroupMessage(message: any): ModelGroupMessage {
     from: message.from.username,
     text: message.body?.text ?? null,
     targets: (message.targets ?? []).map((u: any) => u.username).sort(),
+    reactions: toReactions(message.reactions),
+    thread: message.thread?.id ?? null,
+  };
+}
+
+export function toThreadMessage(message: any): ModelThreadMessage {
+  return {
+    id: message.id,
+    from: message.from.username,
+    text: message.body?.text ?? null,
+    recalled: message.recalled,
+    editCount: message.editCount,
     reactions: toReactions(message.reactions),
   };
 }
