@@ -44,6 +44,17 @@ interface LocalUser {
   stop?: () => void;
   /** Rooms the user just joined, whose recent history is being read: traffic waits here meanwhile. */
   catchingUp: Map<string, RoomDelivery[]>;
+  /** What a join's catch-up gave, by room: a copy arriving later is not given again. */
+  caughtUp: Map<string, { ids: Set<string>; until: number }>;
+}
+
+/** How long a catch-up's deliveries are remembered, against late copies from the pubsub. */
+const CAUGHT_UP_MS = 60_000;
+
+/** What tells copies of a delivery apart: a message's id (unchanged), or an event's. */
+function deliveryKey(delivery: RoomDelivery): string | null {
+  if (delivery.message && !delivery.change) return `m${delivery.message.id}`;
+  return delivery.event ? `e${delivery.event.id}` : null;
 }
 
 interface LocalRoom {
@@ -67,6 +78,7 @@ export class RoomHub {
         readers: new Set(),
         rooms: new Set(),
         catchingUp: new Map(),
+        caughtUp: new Map(),
         ready: Promise.resolve(),
       };
       created.ready = this.follow(reader.userId, created);
@@ -126,17 +138,25 @@ export class RoomHub {
       return;
     }
     if (user.rooms.has(change.roomId)) return;
-    this.joinLocally(change.roomId, userId);
-    void this.catchUp(userId, user, change.roomId);
+    const room = this.joinLocally(change.roomId, userId);
+    void this.catchUp(userId, user, change, room.stop);
   }
 
-  /** A joiner's devices get the room's recent messages first, then what came meanwhile. */
-  private async catchUp(userId: string, user: LocalUser, roomId: string) {
+  /**
+   * A joiner's devices get their MEMBER_JOINED, the room's recent messages, then what came
+   * meanwhile. The history is read once the room's traffic is live here, so nothing falls between.
+   */
+  private async catchUp(
+    userId: string,
+    user: LocalUser,
+    { roomId, event }: RoomMembershipMessage,
+    live: Promise<unknown>,
+  ) {
     const limit = this.services.config.rooms.joinHistory;
-    if (limit === 0) return;
     user.catchingUp.set(roomId, []);
     let recent: MessageRecord[] = [];
     try {
+      await live;
       const rows = await this.services.db.query<{ message: Record<string, unknown> }>(
         sql`SELECT to_jsonb(m) AS message FROM (
             SELECT * FROM "Message" m WHERE m."chatId" = ${roomId}::uuid AND m."recalledAt" IS NULL
@@ -150,17 +170,33 @@ export class RoomHub {
     const waiting = user.catchingUp.get(roomId) ?? [];
     user.catchingUp.delete(roomId);
     if (!user.rooms.has(roomId)) return;
-    const newest = recent.at(-1)?.id ?? 0n;
     const history = recent.map(
       (message): RoomDelivery => ({ roomId, priority: "NORMAL", createdAt: message.createdAt, message }),
     );
-    const later = waiting.filter(
-      (delivery) => !delivery.message || delivery.change || delivery.message.id > newest,
-    );
-    for (const delivery of [...history, ...later]) for (const reader of user.readers) reader.offer(delivery);
+    const joined: RoomDelivery[] = event ? [{ roomId, priority: "HIGH", createdAt: new Date(), event }] : [];
+    const given = new Set<string>();
+    for (const delivery of [...joined, ...history, ...waiting]) {
+      const key = deliveryKey(delivery);
+      if (key !== null && given.has(key)) continue;
+      if (key !== null) given.add(key);
+      for (const reader of user.readers) reader.offer(delivery);
+    }
+    user.caughtUp.set(roomId, { ids: given, until: Date.now() + CAUGHT_UP_MS });
   }
 
-  private joinLocally(roomId: string, userId: string) {
+  /** Whether the user's join catch-up already gave this delivery (a late copy from the pubsub). */
+  private alreadyGiven(user: LocalUser, delivery: RoomDelivery): boolean {
+    const caught = user.caughtUp.get(delivery.roomId);
+    if (!caught) return false;
+    if (Date.now() > caught.until) {
+      user.caughtUp.delete(delivery.roomId);
+      return false;
+    }
+    const key = deliveryKey(delivery);
+    return key !== null && caught.ids.has(key);
+  }
+
+  private joinLocally(roomId: string, userId: string): LocalRoom {
     this.users.get(userId)?.rooms.add(roomId);
     let room = this.rooms.get(roomId);
     if (!room) {
@@ -172,10 +208,13 @@ export class RoomHub {
       this.rooms.set(roomId, room);
     }
     room.members.add(userId);
+    return room;
   }
 
   private leaveLocally(roomId: string, userId: string) {
-    this.users.get(userId)?.rooms.delete(roomId);
+    const user = this.users.get(userId);
+    user?.rooms.delete(roomId);
+    user?.caughtUp.delete(roomId);
     const room = this.rooms.get(roomId);
     if (!room) return;
     room.members.delete(userId);
@@ -202,7 +241,7 @@ export class RoomHub {
       if (!user) continue;
       const waiting = user.catchingUp.get(traffic.roomId);
       if (waiting) waiting.push(delivery);
-      else for (const reader of user.readers) reader.offer(delivery);
+      else if (!this.alreadyGiven(user, delivery)) for (const reader of user.readers) reader.offer(delivery);
     }
     if (traffic.event?.kind === DESTROYED) {
       for (const userId of [...room.members]) this.leaveLocally(traffic.roomId, userId);

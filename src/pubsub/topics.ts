@@ -89,6 +89,8 @@ export interface RoomTrafficMessage {
 export type RoomMessageChange = { kind: "EDITED" } | { kind: "RECALLED"; by: string | null };
 
 export interface RoomEventData {
+  /** Tells copies apart: a joiner's own MEMBER_JOINED may reach it twice (see RoomMembershipMessage). */
+  id: string;
   kind: string;
   actor: string | null;
   users: string[];
@@ -100,6 +102,11 @@ export interface RoomEventData {
 export interface RoomMembershipMessage {
   roomId: string;
   joined: boolean;
+  /**
+   * A join's MEMBER_JOINED, for the joiner's own devices: the room's traffic carries it too, but an
+   * instance that subscribes to the room only now may miss that copy.
+   */
+  event?: RoomEventData;
 }
 
 /** Topic name → [routing id, payload]. */

@@ -232,7 +232,7 @@ export async function history(ctx: Context, input: HistoryInput): Promise<Histor
   });
 }
 
-/** A room's recent history (ROOM_HISTORY_LIMIT), for its members and the app server. */
+/** A room's recent history (ROOM_HISTORY_LIMIT), for its members. */
 async function roomHistory(
   ctx: Context,
   target: RoomTarget,

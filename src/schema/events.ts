@@ -315,7 +315,7 @@ builder.objectFields(ThreadEventRef, (t) => ({
   }),
   users: t.field({
     type: [UserRef],
-    description: "The users the change is about (joins and departures)",
+    description: "The users the change is about: joins and departures, and the creator of THREAD_CREATED",
     resolve: async (event, _args, ctx) => present(await ctx.loaders.users.loadMany(event.users)),
   }),
 }));

@@ -1,8 +1,9 @@
+import { randomUUID } from "node:crypto";
 import type { Context, Services } from "../../context.js";
 import type { Tx } from "../../delivery/user-log.js";
 import { AppError, notFound } from "../../errors.js";
 import type { Room, RoomMember, User } from "../../generated/prisma/client.js";
-import type { RoomPriority, RoomTrafficMessage } from "../../pubsub/topics.js";
+import type { RoomEventData, RoomPriority, RoomTrafficMessage } from "../../pubsub/topics.js";
 import type { RoomChange } from "./policy.js";
 
 // Every change to a room runs here: under the room's row lock, and told to the members online
@@ -23,26 +24,22 @@ export class RoomNotes {
     actor: string | null,
     users: readonly string[] = [],
     attributes?: Record<string, string | null>,
-  ) {
+  ): RoomEventData {
     const priority: RoomPriority = kind === "MEMBER_JOINED" || kind === "MEMBER_LEFT" ? "LOW" : "HIGH";
-    this.traffic({
-      roomId: this.roomId,
-      priority,
-      createdAt: new Date().toISOString(),
-      event: { kind, actor, users: [...users], ...(attributes ? { attributes } : {}) },
-    });
+    const event = { id: randomUUID(), kind, actor, users: [...users], ...(attributes ? { attributes } : {}) };
+    this.traffic({ roomId: this.roomId, priority, createdAt: new Date().toISOString(), event });
+    return event;
   }
 
   traffic(message: RoomTrafficMessage) {
     this.sends.push(() => this.services.pubsub.publish("roomTraffic", this.roomId, message));
   }
 
-  /** The instances holding the users' streams add or drop the room. */
-  membership(userIds: readonly string[], joined: boolean) {
+  /** The instances holding the users' streams add or drop the room (a joiner's devices get `event` first). */
+  membership(userIds: readonly string[], joined: boolean, event?: RoomEventData) {
+    const change = { roomId: this.roomId, joined, ...(event ? { event } : {}) };
     for (const userId of userIds) {
-      this.sends.push(() =>
-        this.services.pubsub.publish("roomMembership", userId, { roomId: this.roomId, joined }),
-      );
+      this.sends.push(() => this.services.pubsub.publish("roomMembership", userId, change));
     }
   }
 
@@ -120,6 +117,8 @@ export async function admit(
   if (room.memberCount >= room.maxMembers) {
     throw new AppError("LIMIT_EXCEEDED", `The room is full: it takes at most ${room.maxMembers} members`);
   }
+  // Joins of one user to different rooms hold different room locks: this one orders them.
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`room-joins:${userId}`}))`;
   const joined = await tx.roomMember.count({ where: { userId, room: { destroyedAt: null } } });
   if (joined >= maxJoined) {
     throw new AppError("LIMIT_EXCEEDED", `You are in ${joined} rooms: leave one first (ROOM_MAX_JOINED)`);
@@ -133,8 +132,9 @@ export async function admit(
     data: { memberCount: { increment: 1 }, emptySince: null },
   });
   write.room = updated;
-  write.notes.membership([userId], true);
-  write.notes.event("MEMBER_JOINED", userId, [userId]);
+  // The room hears of the join first; the joiner's own copy comes with its membership.
+  const joinedEvent = write.notes.event("MEMBER_JOINED", userId, [userId]);
+  write.notes.membership([userId], true, joinedEvent);
   return updated;
 }
 

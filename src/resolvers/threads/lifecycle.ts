@@ -55,7 +55,7 @@ export async function createThread(ctx: Context, parentMessageId: string, name: 
       },
     });
     await tx.conversation.create({ data: { userId: user.id, chatId: id, chatType: "THREAD" } });
-    const entry = await announce(out, thread, "THREAD_CREATED", user.id);
+    const entry = await announce(out, thread, "THREAD_CREATED", user.id, [user.id]);
     await openSpan(tx, id, user.id, entry.pos);
     return thread;
   });

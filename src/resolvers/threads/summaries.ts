@@ -10,14 +10,22 @@ import type { ThreadChange } from "./policy.js";
 // a busy thread are coalesced: the first after a quiet spell is announced at once, the rest of the
 // spell once at its end, by whichever instance sweeps first (so a dying instance loses nothing).
 
-/** A ThreadEvent in the group's chat, read by every member of the group. */
+/**
+ * A ThreadEvent in the group's chat, read by every member of the group. `users` are those it is
+ * about: a creator, whose open streams must start reading the new thread's chat, is named.
+ */
 export function announce(
   out: Outbox,
   thread: Pick<Thread, "id" | "groupId">,
   kind: ThreadChange,
   actor: string | null,
+  users: readonly string[] = [],
 ): Promise<ChatEntry> {
-  return out.append({ chatId: thread.groupId, kind: "THREAD", data: { kind, thread: thread.id, actor } });
+  return out.append({
+    chatId: thread.groupId,
+    kind: "THREAD",
+    data: { kind, thread: thread.id, actor, users: [...users] },
+  });
 }
 
 /** A ThreadEvent in the thread's own chat, read by its members (joins and departures). */
