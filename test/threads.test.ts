@@ -360,11 +360,13 @@ describe("talking in a thread", () => {
     await ok(url, JOIN, { id: thread.id }, b!.token);
     assert.match(await fails("CONFLICT", url, JOIN, { id: thread.id }, b!.token), /already/);
     const aStream = await watch(a!);
+    // Typing is live only: wait until a's stream is live (a durable message has come through).
+    await say(b!, to, "now I may");
+    await readUntil(aStream, isText("now I may"), "a's stream is live");
     await ok(url, TYPING, { id: thread.id }, b!.token);
     const typing = await readUntil(aStream, (e) => e.__typename === "TypingEvent", "typing");
     assert.equal(typing.event.user.username, b!.username);
     assert.equal(typing.event.conversation.thread.id, thread.id);
-    await say(b!, to, "now I may");
     const members = (await ok(url, MEMBERS, { id: thread.id }, owner!.token)).threadMembers.edges;
     assert.deepEqual(
       members.map((edge: any) => edge.node.user.username),
