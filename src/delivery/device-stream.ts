@@ -205,8 +205,7 @@ const ROOM_SOCKET_BYTES = 1024 * 1024;
  */
 class RoomFollower implements RoomReader {
   queue: RoomDelivery[] = [];
-  /** Traffic this reader lost for being behind. */
-  shed = 0;
+  /** Since when this reader has had to shed traffic, without a break. */
   private behindSince: number | null = null;
   /** Deliveries on their way straight to the connection, in order. */
   private sending = Promise.resolve();
@@ -230,7 +229,6 @@ class RoomFollower implements RoomReader {
       else this.enqueue(delivery);
       return;
     }
-    this.shed++;
     const now = Date.now();
     this.behindSince ??= now;
     if (now - this.behindSince >= this.slowConsumerMs) {

@@ -11,7 +11,9 @@ const MAX_INTERVAL_MS = 10_000;
 const RECONCILE_EVERY_MS = 300_000;
 
 export function scheduleRoomUpkeep(services: Services): () => void {
-  let trimmedAfter = 0n;
+  // Rooms written before this instance started are trimmed at their next message: reads never show
+  // more than the limit anyway, and starting from the newest id spares a scan of every message.
+  let trimmedAfter: bigint | null = null;
   let running = false;
   let reconciledAt = 0;
   const steps: [what: string, run: () => Promise<unknown>][] = [
@@ -25,7 +27,15 @@ export function scheduleRoomUpkeep(services: Services): () => void {
     ],
     ["removing members gone past ROOM_LEAVE_GRACE_SECONDS", () => removeGoneMembers(services)],
     ["destroying idle rooms", () => destroyIdleRooms(services)],
-    ["trimming room history", async () => (trimmedAfter = await trimHistories(services, trimmedAfter))],
+    [
+      "trimming room history",
+      async () => {
+        trimmedAfter =
+          trimmedAfter === null
+            ? ((await services.prisma.message.aggregate({ _max: { id: true } }))._max.id ?? 0n)
+            : await trimHistories(services, trimmedAfter);
+      },
+    ],
   ];
   const run = async () => {
     if (running) return;
