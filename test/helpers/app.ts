@@ -46,15 +46,32 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestSe
   };
 }
 
+/**
+ * The fewest SQL statements one call of `run` issued, over `times` calls. The server's own timers
+ * (thread summaries, room upkeep, retention) share the counter and can only add to it.
+ */
+export async function fewestStatements(app: App, run: () => Promise<void>, times = 3): Promise<number> {
+  let fewest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < times; i++) {
+    const before = app.services.db.queryCount;
+    await run();
+    fewest = Math.min(fewest, app.services.db.queryCount - before);
+  }
+  return fewest;
+}
+
 const SPAWN_TIMEOUT_MS = 60_000;
 
 /** The real server as its own process (`npm start`'s entry point), for restarts, signals and several instances. */
 export async function spawnServer(
   env: Record<string, string>,
+  options: { compiled?: boolean } = {},
 ): Promise<TestServer & { process: ChildProcess; stderr(): string }> {
   // SERVER_NODE_ARGS adds node flags to the server alone, e.g. "--cpu-prof" for a profile of a bench run.
   const nodeArgs = process.env.SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
+  // compiled: what `npm start` runs (dist/, from `npm run build`); otherwise the sources through tsx.
+  const entry = options.compiled ? ["dist/main.js"] : ["--import", "tsx", "src/main.ts"];
+  const child = spawn(process.execPath, [...nodeArgs, ...entry], {
     cwd: ROOT,
     env: { ...process.env, ...serverEnv(env) },
     stdio: ["ignore", "pipe", "pipe"],
