@@ -1,4 +1,4 @@
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 
 // Every setting the server reads, from the environment, with its default. README.md lists them.
@@ -10,6 +10,8 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | undefined;
   databasePoolSize: number;
+  /** Server processes sharing the port; more than one needs PostgreSQL and Redis (services mode). */
+  workers: number;
   redisUrl: string | undefined;
   /** Prefixes every Redis key and channel, so several deployments (or test runs) can share a Redis. */
   redisPrefix: string;
@@ -139,12 +141,20 @@ export function loadConfig(env: Env = process.env): Config {
   if (adminClientSecret !== undefined && adminClientSecret.length < 16) {
     throw new ConfigError("ADMIN_CLIENT_SECRET must be at least 16 characters");
   }
+  const servicesMode = text(env, "DATABASE_URL") !== undefined && text(env, "REDIS_URL") !== undefined;
+  const workers = integer(env, "WORKERS", servicesMode ? availableParallelism() : 1, 1, 256);
+  if (workers > 1 && !servicesMode) {
+    throw new ConfigError(
+      "WORKERS above 1 needs DATABASE_URL and REDIS_URL: embedded storage has one writer",
+    );
+  }
   return {
     port: integer(env, "PORT", 4000, 0, 65535),
     host: text(env, "HOST") ?? "0.0.0.0",
     dataDir: text(env, "DATA_DIR") ?? "./data",
     databaseUrl: text(env, "DATABASE_URL"),
     databasePoolSize: integer(env, "DATABASE_POOL_SIZE", 10, 1, 500),
+    workers,
     redisUrl: text(env, "REDIS_URL"),
     redisPrefix: text(env, "REDIS_PREFIX") ?? "im:",
     adminClientId,

@@ -1,6 +1,7 @@
+import cluster from "node:cluster";
+import { reportToPrimary, superviseWorkers } from "./cluster.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
-import { buildApp } from "./server.js";
 
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -11,14 +12,16 @@ try {
   process.exit(2);
 }
 const log = createLogger(config.logLevel);
-const app = await buildApp(config, log);
-await app.start();
-// Machine-readable for supervisors and tests that start the server with PORT=0.
-process.stdout.write(`listening ${app.url}\n`);
 
-let stopping = false;
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.on(signal, () => {
+if (config.workers > 1 && cluster.isPrimary) {
+  superviseWorkers(config.workers, log);
+} else {
+  // Imported here so the primary of several workers never loads the schema and database code.
+  const { buildApp } = await import("./server.js");
+  const app = await buildApp(config, log);
+  await app.start();
+  let stopping = false;
+  const stop = () => {
     if (stopping) return;
     stopping = true;
     app.stop().then(
@@ -28,5 +31,14 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
         process.exit(1);
       },
     );
-  });
+  };
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, stop);
+  if (cluster.isWorker) {
+    reportToPrimary(app.url, () => {
+      if (!stopping) process.exit(1);
+    });
+  } else {
+    // Machine-readable for supervisors and tests that start the server with PORT=0.
+    process.stdout.write(`listening ${app.url}\n`);
+  }
 }

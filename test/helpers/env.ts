@@ -42,6 +42,8 @@ export function serverEnv(overrides: Record<string, string> = {}): Record<string
     ADMIN_CLIENT_ID: ADMIN.clientId,
     ADMIN_CLIENT_SECRET: ADMIN.clientSecret,
     SHUTDOWN_TIMEOUT_MS: "3000",
+    // One process per test server; test/workers.test.ts covers several.
+    WORKERS: "1",
     ...overrides,
   };
 }
