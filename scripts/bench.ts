@@ -1,16 +1,26 @@
 import { parseArgs } from "node:util";
+import { runConnections } from "./bench/connections.js";
 import { runDirect } from "./bench/direct.js";
 import { runGroup, type Selection } from "./bench/group.js";
-import { type StorageMode, startServer, type Transport } from "./bench/harness.js";
+import {
+  type BenchServer,
+  type StorageMode,
+  startRelay,
+  startServer,
+  type Transport,
+} from "./bench/harness.js";
 import { runOffline } from "./bench/offline.js";
 import { runPresence } from "./bench/presence.js";
 import { ROOM_BENCH_ENV, runRoom } from "./bench/room.js";
 
-// npm run bench -- [--workload direct|offline|presence|group|room|all] [--mode embedded|services|both]
+// npm run bench -- [--workload direct|offline|presence|group|room|connections|all] [--mode embedded|services|both]
 //   [--rate 500,1000 (group: 10, room: 20,100)] [--seconds 10] [--pairs 50] [--messages 10000] [--transport ws|http]
 //   [--users 1000] [--watched 100] [--members 500,3000 (default 500)] [--direct-rate 20] [--direct-pairs 4]
 //   [--selection shared,personal (default shared)] [--room-members 2000] [--mix 0.1,0.45 (room: HIGH, LOW shares)]
-// Each run gets its own server process on fresh storage; results print as JSON lines.
+//   [--connections 5000,20000] [--reference relay|none]
+// Each run gets its own server process on fresh storage; results print as JSON lines. The direct and
+// connections workloads first run against the reference relay (bench/relay.ts) in the same
+// invocation, and the server's line carries its ratios to the relay's (`vsRelay`).
 
 const { values } = parseArgs({
   options: {
@@ -32,12 +42,16 @@ const { values } = parseArgs({
     selection: { type: "string", default: "shared" },
     "room-members": { type: "string", default: "2000" },
     mix: { type: "string", default: "0.1,0.45" },
+    connections: { type: "string", default: "5000,20000" },
+    reference: { type: "string", default: "relay" },
   },
 });
 
 const modes: StorageMode[] = values.mode === "both" ? ["embedded", "services"] : [values.mode as StorageMode];
 const workloads =
-  values.workload === "all" ? ["direct", "offline", "presence", "group", "room"] : [values.workload!];
+  values.workload === "all"
+    ? ["direct", "offline", "presence", "group", "room", "connections"]
+    : [values.workload!];
 const defaultRates: Record<string, string> = { direct: "500,1000", group: "10", room: "20,100" };
 const [high, low] = values.mix!.split(",").map(Number);
 
@@ -46,52 +60,95 @@ for (const mode of modes) {
     const rates = defaultRates[workload]
       ? (values.rate ?? defaultRates[workload]).split(",").map(Number)
       : [0];
-    const sizes = workload === "group" ? values.members!.split(",").map(Number) : [0];
+    const sizes =
+      workload === "group"
+        ? values.members!.split(",").map(Number)
+        : workload === "connections"
+          ? values.connections!.split(",").map(Number)
+          : [0];
     const selections = (
       workload === "group" || workload === "room" ? values.selection!.split(",") : ["shared"]
     ) as Selection[];
     const runs = rates.flatMap((rate) =>
       sizes.flatMap((size) => selections.map((selection) => [rate, size, selection] as const)),
     );
-    for (const [rate, members, selection] of runs) {
+    for (const [rate, size, selection] of runs) {
+      const run = async (server: BenchServer): Promise<Figures> => {
+        switch (workload) {
+          case "room":
+            return runRoom(server, {
+              members: Number(values["room-members"]),
+              rate,
+              seconds: Number(values.seconds),
+              mix: { high: high!, low: low! },
+              selection,
+            });
+          case "group":
+            return runGroup(server, {
+              members: size,
+              rate,
+              seconds: Number(values.seconds),
+              transport: values.transport as Transport,
+              directRate: Number(values["direct-rate"]),
+              directPairs: Number(values["direct-pairs"]),
+              selection,
+            });
+          case "direct":
+            return runDirect(server, {
+              rate,
+              seconds: Number(values.seconds),
+              pairs: Number(values.pairs),
+              transport: values.transport as Transport,
+            });
+          case "offline":
+            return runOffline(server, { messages: Number(values.messages) });
+          case "connections":
+            return runConnections(server, { connections: size });
+          default:
+            return runPresence(server, { users: Number(values.users), watched: Number(values.watched) });
+        }
+      };
+      let reference: Figures | undefined;
+      if (values.reference === "relay" && (workload === "direct" || workload === "connections")) {
+        // One relay process holds at most `ulimit -n` sockets.
+        const relay = await startRelay(mode, workload === "connections" && size > 15_000 ? 2 : 1);
+        try {
+          reference = await run(relay);
+          console.log(JSON.stringify(reference));
+        } finally {
+          await relay.stop();
+        }
+      }
       const server = await startServer(mode, workload === "room" ? ROOM_BENCH_ENV : {});
       try {
-        const result =
-          workload === "room"
-            ? await runRoom(server, {
-                members: Number(values["room-members"]),
-                rate,
-                seconds: Number(values.seconds),
-                mix: { high: high!, low: low! },
-                selection,
-              })
-            : workload === "group"
-              ? await runGroup(server, {
-                  members,
-                  rate,
-                  seconds: Number(values.seconds),
-                  transport: values.transport as Transport,
-                  directRate: Number(values["direct-rate"]),
-                  directPairs: Number(values["direct-pairs"]),
-                  selection,
-                })
-              : workload === "direct"
-                ? await runDirect(server, {
-                    rate,
-                    seconds: Number(values.seconds),
-                    pairs: Number(values.pairs),
-                    transport: values.transport as Transport,
-                  })
-                : workload === "offline"
-                  ? await runOffline(server, { messages: Number(values.messages) })
-                  : await runPresence(server, {
-                      users: Number(values.users),
-                      watched: Number(values.watched),
-                    });
+        const result: Figures & { vsRelay?: unknown } = await run(server);
+        if (reference) result.vsRelay = ratios(result, reference);
         console.log(JSON.stringify(result));
       } finally {
         await server.stop();
       }
     }
   }
+}
+
+/** What a workload prints that the relay prints too. */
+interface Figures {
+  [figure: string]: unknown;
+  latencyMs?: { p50: number; p99: number };
+  cpuUsPerMessage?: number;
+  kbPerConnection?: number;
+  idleRssMb?: number;
+}
+
+/** The server's figures over the relay's, for the figures both print. */
+function ratios(server: Figures, relay: Figures) {
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a !== undefined && b !== undefined && b > 0 ? Math.round((a / b) * 10) / 10 : undefined;
+  return {
+    p50: ratio(server.latencyMs?.p50, relay.latencyMs?.p50),
+    p99: ratio(server.latencyMs?.p99, relay.latencyMs?.p99),
+    cpuUsPerMessage: ratio(server.cpuUsPerMessage, relay.cpuUsPerMessage),
+    kbPerConnection: ratio(server.kbPerConnection, relay.kbPerConnection),
+    idleRssMb: ratio(server.idleRssMb, relay.idleRssMb),
+  };
 }

@@ -3,6 +3,7 @@ import {
   createUsers,
   listen,
   percentile,
+  processUsage,
   sender,
   sleep,
   type Transport,
@@ -45,6 +46,7 @@ export async function runDirect(server: BenchServer, options: DirectOptions) {
   let inFlight = 0;
   let maxInFlight = 0;
   const sends: Promise<void>[] = [];
+  const usageBefore = processUsage(server.pid);
   const begin = performance.now();
   for (let i = 0; i < total; i++) {
     const due = begin + (i * 1000) / options.rate;
@@ -71,6 +73,9 @@ export async function runDirect(server: BenchServer, options: DirectOptions) {
   // Whatever has not arrived 5 s after the last send returned counts as lost.
   const deadline = performance.now() + 5000;
   while (seen.size < total - failed && performance.now() < deadline) await sleep(20);
+  const usageAfter = processUsage(server.pid);
+  const seconds = (performance.now() - begin) / 1000;
+  const cpuMs = usageBefore && usageAfter ? usageAfter.cpuMs - usageBefore.cpuMs : Number.NaN;
   await Promise.all(clients.map((client) => client.dispose()));
   await Promise.all(sendFns.map((send) => ("close" in send ? send.close() : undefined)));
 
@@ -78,6 +83,7 @@ export async function runDirect(server: BenchServer, options: DirectOptions) {
   return {
     workload: "direct",
     mode: server.mode,
+    system: server.system,
     transport: options.transport,
     targetRate: options.rate,
     pairs: options.pairs,
@@ -94,6 +100,10 @@ export async function runDirect(server: BenchServer, options: DirectOptions) {
       p99: round(percentile(latencies, 99)),
       max: round(latencies.at(-1) ?? Number.NaN),
     },
+    // The server's processes only (not PostgreSQL or Redis), per message sent, the sender's copy included.
+    serverCpuPercent: Math.round(cpuMs / seconds / 10),
+    cpuUsPerMessage: round((cpuMs * 1000) / Math.max(1, total - failed)),
+    rssMb: usageAfter?.rssMb,
   };
 }
 

@@ -1,9 +1,10 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
-import { spawnServer, type TestServer } from "../../test/helpers/app.js";
+import { ROOT, spawnServer, type TestServer } from "../../test/helpers/app.js";
 import { ADMIN, createTestDatabase, uniqueName } from "../../test/helpers/env.js";
 
 // What the benchmark workloads share: a real server process on fresh storage, users, and clients.
@@ -13,21 +14,38 @@ export type StorageMode = "embedded" | "services";
 export interface BenchServer {
   url: string;
   mode: StorageMode;
-  /** The server process, for CPU and memory readings (`processUsage`). */
+  /** "server" is this project (`npm start`); "relay" the reference relay (relay.ts). */
+  system: "server" | "relay";
+  /** The server process, for CPU and memory readings (`processUsage`, which adds its workers). */
   pid?: number;
   /** Services mode: the bench database, for PostgreSQL statistics. */
   databaseUrl?: string;
   stop(): Promise<void>;
 }
 
-/** `npm start`'s entry point in its own process: embedded on a fresh on-disk data directory, or on fresh PostgreSQL + Redis. */
+/** Built once per bench run: the server runs as `npm start` runs it, from dist/. */
+let built = false;
+function build() {
+  if (built) return;
+  execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "inherit" });
+  built = true;
+}
+
+/**
+ * `npm start`'s server in its own process: embedded on a fresh on-disk data directory, or on fresh
+ * PostgreSQL + Redis with `WORKERS` workers (default: one per core, as in production).
+ */
 export async function startServer(mode: StorageMode, env: Record<string, string> = {}): Promise<BenchServer> {
+  build();
   let server: TestServer & { process: { pid?: number } };
   let cleanup: () => Promise<void>;
   let databaseUrl: string | undefined;
   if (mode === "embedded") {
     const dataDir = mkdtempSync(path.join(tmpdir(), "im-bench-"));
-    server = await spawnServer({ DATA_DIR: dataDir, DATABASE_URL: "", REDIS_URL: "", ...env });
+    server = await spawnServer(
+      { DATA_DIR: dataDir, DATABASE_URL: "", REDIS_URL: "", ...env },
+      { compiled: true },
+    );
     cleanup = async () => rmSync(dataDir, { recursive: true, force: true });
   } else {
     if (!process.env.DATABASE_URL || !process.env.REDIS_URL) {
@@ -35,17 +53,22 @@ export async function startServer(mode: StorageMode, env: Record<string, string>
     }
     const database = await createTestDatabase();
     databaseUrl = database.url;
-    server = await spawnServer({
-      DATABASE_URL: database.url,
-      REDIS_URL: process.env.REDIS_URL,
-      REDIS_PREFIX: `${uniqueName("bench")}:`,
-      ...env,
-    });
+    server = await spawnServer(
+      {
+        DATABASE_URL: database.url,
+        REDIS_URL: process.env.REDIS_URL,
+        REDIS_PREFIX: `${uniqueName("bench")}:`,
+        WORKERS: process.env.WORKERS ?? String(availableParallelism()),
+        ...env,
+      },
+      { compiled: true },
+    );
     cleanup = () => database.drop();
   }
   return {
     url: server.url,
     mode,
+    system: "server",
     pid: server.process.pid,
     databaseUrl,
     async stop() {
@@ -53,6 +76,12 @@ export async function startServer(mode: StorageMode, env: Record<string, string>
       await cleanup();
     },
   };
+}
+
+/** The reference relay (relay.ts) in its own process, `workers` processes on one port. */
+export async function startRelay(mode: StorageMode, workers = 1): Promise<BenchServer> {
+  const relay = await spawnServer({ RELAY_WORKERS: String(workers) }, { script: "scripts/bench/relay.ts" });
+  return { url: relay.url, mode, system: "relay", pid: relay.process.pid, stop: () => relay.stop() };
 }
 
 export async function request(
@@ -211,19 +240,31 @@ export async function adminCreateUsers(url: string, count: number, prefix: strin
   return users;
 }
 
-/** CPU time (ms, user + system) and resident memory (MB) of a process, from /proc (Linux); undefined elsewhere. */
+/**
+ * CPU time (ms, user + system) and resident memory (MB) of a process and its children (the
+ * workers), from /proc (Linux); undefined elsewhere.
+ */
 export function processUsage(pid: number | undefined): { cpuMs: number; rssMb: number } | undefined {
   if (pid === undefined) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // Fields 14 and 15 (utime, stime) in clock ticks of 1/100 s; fields[0] is field 3.
-    const cpuMs = (Number(fields[11]) + Number(fields[12])) * 10;
-    const rssKb = Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1]);
+    let cpuMs = 0;
+    let rssKb = 0;
+    for (const each of [pid, ...childrenOf(pid)]) {
+      const stat = readFileSync(`/proc/${each}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // Fields 14 and 15 (utime, stime) in clock ticks of 1/100 s; fields[0] is field 3.
+      cpuMs += (Number(fields[11]) + Number(fields[12])) * 10;
+      rssKb += Number(readFileSync(`/proc/${each}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1]);
+    }
     return { cpuMs, rssMb: Math.round(rssKb / 102.4) / 10 };
   } catch {
     return undefined;
   }
+}
+
+function childrenOf(pid: number): number[] {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+  return children === "" ? [] : children.split(" ").map(Number);
 }
 
 /** Runs `fn` over `items`, `size` at a time; results in order. */

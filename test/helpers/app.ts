@@ -65,12 +65,13 @@ const SPAWN_TIMEOUT_MS = 60_000;
 /** The real server as its own process (`npm start`'s entry point), for restarts, signals and several instances. */
 export async function spawnServer(
   env: Record<string, string>,
-  options: { compiled?: boolean } = {},
+  options: { compiled?: boolean; script?: string } = {},
 ): Promise<TestServer & { process: ChildProcess; stderr(): string }> {
   // SERVER_NODE_ARGS adds node flags to the server alone, e.g. "--cpu-prof" for a profile of a bench run.
   const nodeArgs = process.env.SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  // compiled: what `npm start` runs (dist/, from `npm run build`); otherwise the sources through tsx.
-  const entry = options.compiled ? ["dist/main.js"] : ["--import", "tsx", "src/main.ts"];
+  // compiled: what `npm start` runs (dist/, from `npm run build`); otherwise the sources through tsx,
+  // or another script that prints `listening <url>` (the bench's reference relay).
+  const entry = options.compiled ? ["dist/main.js"] : ["--import", "tsx", options.script ?? "src/main.ts"];
   const child = spawn(process.execPath, [...nodeArgs, ...entry], {
     cwd: ROOT,
     env: { ...process.env, ...serverEnv(env) },
