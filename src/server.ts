@@ -30,6 +30,7 @@ import { createPresenceStore } from "./pubsub/presence.js";
 import { createRateLimiter } from "./pubsub/rate-limit.js";
 import { connectRedis, type RedisClients } from "./pubsub/redis.js";
 import { CloseCode, ConnectionRegistry, delay, type LiveConnection } from "./realtime/connections.js";
+import { corkPerTick } from "./realtime/corked.js";
 import { DOWNLOAD_PATH, loadSigningKey, serveDownload } from "./resolvers/attachments.js";
 import { announcePresence } from "./resolvers/presence.js";
 import { scheduleRetention } from "./resolvers/retention.js";
@@ -189,6 +190,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
   });
 
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
+  wsServer.on("connection", (socket, request) => corkPerTick(socket, request.socket));
   useServer<Record<string, unknown> | undefined, SocketState>(
     {
       execute: (args) =>
