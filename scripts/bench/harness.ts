@@ -23,6 +23,27 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
+/** Servers and relays still running, killed if the bench itself is stopped (a timeout, Ctrl-C). */
+const running = new Set<{ kill(signal: NodeJS.Signals): unknown }>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+
+/** Tracks a spawned process until it stops. */
+function tracked<T extends { process: { kill(signal: NodeJS.Signals): unknown }; stop(): Promise<void> }>(
+  child: T,
+): T {
+  running.add(child.process);
+  const stop = child.stop.bind(child);
+  return Object.assign(child, {
+    stop: async () => {
+      await stop();
+      running.delete(child.process);
+    },
+  });
+}
+
 /** Built once per bench run: the server runs as `npm start` runs it, from dist/. */
 let built = false;
 function build() {
@@ -42,9 +63,8 @@ export async function startServer(mode: StorageMode, env: Record<string, string>
   let databaseUrl: string | undefined;
   if (mode === "embedded") {
     const dataDir = mkdtempSync(path.join(tmpdir(), "im-bench-"));
-    server = await spawnServer(
-      { DATA_DIR: dataDir, DATABASE_URL: "", REDIS_URL: "", ...env },
-      { compiled: true },
+    server = tracked(
+      await spawnServer({ DATA_DIR: dataDir, DATABASE_URL: "", REDIS_URL: "", ...env }, { compiled: true }),
     );
     cleanup = async () => rmSync(dataDir, { recursive: true, force: true });
   } else {
@@ -53,15 +73,17 @@ export async function startServer(mode: StorageMode, env: Record<string, string>
     }
     const database = await createTestDatabase();
     databaseUrl = database.url;
-    server = await spawnServer(
-      {
-        DATABASE_URL: database.url,
-        REDIS_URL: process.env.REDIS_URL,
-        REDIS_PREFIX: `${uniqueName("bench")}:`,
-        WORKERS: process.env.WORKERS ?? String(availableParallelism()),
-        ...env,
-      },
-      { compiled: true },
+    server = tracked(
+      await spawnServer(
+        {
+          DATABASE_URL: database.url,
+          REDIS_URL: process.env.REDIS_URL,
+          REDIS_PREFIX: `${uniqueName("bench")}:`,
+          WORKERS: process.env.WORKERS ?? String(availableParallelism()),
+          ...env,
+        },
+        { compiled: true },
+      ),
     );
     cleanup = () => database.drop();
   }
@@ -80,7 +102,9 @@ export async function startServer(mode: StorageMode, env: Record<string, string>
 
 /** The reference relay (relay.ts) in its own process, `workers` processes on one port. */
 export async function startRelay(mode: StorageMode, workers = 1): Promise<BenchServer> {
-  const relay = await spawnServer({ RELAY_WORKERS: String(workers) }, { script: "scripts/bench/relay.ts" });
+  const relay = tracked(
+    await spawnServer({ RELAY_WORKERS: String(workers) }, { script: "scripts/bench/relay.ts" }),
+  );
   return { url: relay.url, mode, system: "relay", pid: relay.process.pid, stop: () => relay.stop() };
 }
 
