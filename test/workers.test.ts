@@ -1,21 +1,15 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { ROOT, spawnServer, testStorage } from "./helpers/app.js";
+import { childProcesses, ROOT, spawnServer, testStorage } from "./helpers/app.js";
 import { connect, eventually } from "./helpers/client.js";
 import { servicesMode } from "./helpers/env.js";
 import { signUp } from "./helpers/factories.js";
 import { follow, nextEvent, sendText, streamEvents } from "./helpers/messaging.js";
 
 // `npm start` as production runs it: the compiled build, one worker process per core sharing the port.
-
-/** The worker processes under the primary. */
-function workerPids(primary: number): number[] {
-  const children = readFileSync(`/proc/${primary}/task/${primary}/children`, "utf8").trim();
-  return children === "" ? [] : children.split(" ").map(Number);
-}
 
 describe("several workers", { skip: servicesMode ? false : "needs DATABASE_URL and REDIS_URL" }, () => {
   it("spreads connections over the workers, delivers across them, replaces a dead one and drains on SIGTERM", async () => {
@@ -25,7 +19,7 @@ describe("several workers", { skip: servicesMode ? false : "needs DATABASE_URL a
     const running = await spawnServer({ ...storage.env, WORKERS: "2" }, { compiled: true });
     after(() => running.stop());
     const primary = running.process.pid!;
-    const workers = workerPids(primary);
+    const workers = childProcesses(primary);
     assert.equal(workers.length, 2, running.stderr());
 
     const users = await Promise.all(Array.from({ length: 6 }, () => signUp(running.url)));
@@ -55,7 +49,7 @@ describe("several workers", { skip: servicesMode ? false : "needs DATABASE_URL a
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.ok(closed.size < users.length, "every connection was on the killed worker");
     await eventually(
-      async () => workerPids(primary).filter((pid) => pid !== workers[0]).length === 2,
+      async () => childProcesses(primary).filter((pid) => pid !== workers[0]).length === 2,
       30_000,
       "a replacement worker",
     );
@@ -70,7 +64,7 @@ describe("several workers", { skip: servicesMode ? false : "needs DATABASE_URL a
     assert.equal((await nextEvent(resumed, "MessageEvent")).message.body.text, "while away");
 
     await Promise.all([socket, ...devices.map((device) => device.socket)].map((open) => open.dispose()));
-    const serving = workerPids(primary);
+    const serving = childProcesses(primary);
     await running.stop();
     assert.equal(running.process.exitCode, 0, running.stderr());
     for (const pid of serving) assert.equal(existsSync(`/proc/${pid}`), false);

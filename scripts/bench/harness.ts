@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
-import { ROOT, spawnServer, type TestServer } from "../../test/helpers/app.js";
+import { childProcesses, ROOT, spawnServer, type TestServer } from "../../test/helpers/app.js";
 import { ADMIN, createTestDatabase, uniqueName } from "../../test/helpers/env.js";
 
 // What the benchmark workloads share: a real server process on fresh storage, users, and clients.
@@ -273,7 +273,7 @@ export function processUsage(pid: number | undefined): { cpuMs: number; rssMb: n
   try {
     let cpuMs = 0;
     let rssKb = 0;
-    for (const each of [pid, ...childrenOf(pid)]) {
+    for (const each of [pid, ...childProcesses(pid)]) {
       const stat = readFileSync(`/proc/${each}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       // Fields 14 and 15 (utime, stime) in clock ticks of 1/100 s; fields[0] is field 3.
@@ -284,11 +284,6 @@ export function processUsage(pid: number | undefined): { cpuMs: number; rssMb: n
   } catch {
     return undefined;
   }
-}
-
-function childrenOf(pid: number): number[] {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
-  return children === "" ? [] : children.split(" ").map(Number);
 }
 
 /** Runs `fn` over `items`, `size` at a time; results in order. */

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config.js";
 import { type App, buildApp } from "../../src/server.js";
@@ -58,6 +59,12 @@ export async function fewestStatements(app: App, run: () => Promise<void>, times
     fewest = Math.min(fewest, app.services.db.queryCount - before);
   }
   return fewest;
+}
+
+/** The child processes of `pid` (a server's workers), from /proc (Linux). */
+export function childProcesses(pid: number): number[] {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+  return children === "" ? [] : children.split(" ").map(Number);
 }
 
 const SPAWN_TIMEOUT_MS = 60_000;
