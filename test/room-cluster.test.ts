@@ -381,8 +381,9 @@ describe("rooms across instances", {
       sent.push({ text: `frame ${k}`, start, end: Date.now() });
     }
     await joining;
-    // And the other way: a viewer on B speaks, the host on A hears it.
-    await ok(b.url, SEND_ROOM, { id: r.id, text: "hello from B" }, vB1.token);
+    // And the other way: a viewer on B speaks, the host on A hears it. HIGH, as the frames just
+    // spent the room's budget for this second and a NORMAL message would be dropped.
+    await ok(b.url, SEND_ROOM, { id: r.id, text: "hello from B", p: "HIGH" }, vB1.token);
     await hostLive.nextMessage(r.id, "hello from B");
 
     const texts = sent.map((m) => m.text);

@@ -128,9 +128,9 @@ export function withCursors(items: LogItem[], at: Cursor): { item: LogItem; curs
 class Signals {
   /** The highest position a wake-up announced. */
   announced = 0n;
-  /** Events wake-ups carried, by position, and the messages they came with. */
+  /** Events wake-ups carried, by position, and the messages they came with, by the position of their event. */
   readonly inbox = new Map<bigint, StoredEvent>();
-  readonly carried = new Map<string, MessageRecord>();
+  readonly carried = new Map<bigint, MessageRecord>();
   ephemeral: EphemeralMessage[] = [];
   ended: SessionEndKind | undefined;
   private version = 0;
@@ -165,8 +165,12 @@ class Signals {
     const position = BigInt(message.seq);
     if (position > this.announced) this.announced = position;
     if (this.inbox.size < INBOX_LIMIT) {
-      for (const event of eventsFromWire(message.events)) this.inbox.set(event.seq, event);
-      for (const wire of message.messages ?? []) this.carried.set(String(wire.id), messageFromWire(wire));
+      const messages = new Map((message.messages ?? []).map((wire) => [String(wire.id), wire]));
+      for (const event of eventsFromWire(message.events)) {
+        this.inbox.set(event.seq, event);
+        const wire = messages.get(String(event.messageId));
+        if (wire) this.carried.set(event.seq, messageFromWire(wire));
+      }
     }
     this.notify();
   }
@@ -175,10 +179,13 @@ class Signals {
   takeFrom(position: bigint): { events: StoredEvent[]; messages: Map<string, MessageRecord> } {
     const events: StoredEvent[] = [];
     for (let next = position + 1n; this.inbox.has(next); next++) events.push(this.inbox.get(next)!);
+    // A message as its own event's wake-up carried it. One whose later event came without it (an
+    // edit, a reaction) is read fresh instead: the copy an earlier event carried may be stale.
     const messages = new Map<string, MessageRecord>();
     for (const event of events) {
-      const message = this.carried.get(String(event.messageId));
+      const message = this.carried.get(event.seq);
       if (message) messages.set(String(event.messageId), message);
+      else messages.delete(String(event.messageId));
     }
     this.inbox.clear();
     this.carried.clear();
