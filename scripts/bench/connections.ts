@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
-import { adminCreateUsers, type BenchServer, processUsage, sleep } from "./harness.js";
+import { adminCreateUsers, type BenchServer, processUsage, round, sleep } from "./harness.js";
 
 // Idle connections: N graphql-ws connections, each with an `events` stream, held by child processes
 // (5,000 each). Memory per connection is the server's RSS (all its processes) with every stream
@@ -38,11 +38,11 @@ export async function runConnections(server: BenchServer, options: ConnectionsOp
       mode: server.mode,
       system: server.system,
       connections: options.connections,
-      connectSeconds: Math.round(connectSeconds * 10) / 10,
+      connectSeconds: round(connectSeconds),
       idleRssMb,
       rssBeforeMb: before,
       rssConnectedMb: after,
-      kbPerConnection: Math.round((((after - before) * 1024) / options.connections) * 10) / 10,
+      kbPerConnection: round(((after - before) * 1024) / options.connections),
     };
   } finally {
     for (const holder of holders) holder.kill();
