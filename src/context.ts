@@ -1,7 +1,7 @@
 import DataLoader from "dataloader";
 import type { Config } from "./config.js";
 import type { Database, PrismaClient } from "./db/client.js";
-import { deviceFromRow, userFromRow } from "./db/rows.js";
+import { conversationFromRow, deviceFromRow, messageFromRow, userFromRow } from "./db/rows.js";
 import { sql } from "./db/sql.js";
 import type { RoomHub } from "./delivery/room-hub.js";
 import type { ChatLogTailer } from "./delivery/tailer.js";
@@ -83,10 +83,10 @@ export interface Context {
   operationId?: string;
   /**
    * Set by the shared rendering (delivery/shared-render.ts) on an `events` subscription whose
-   * selection reads the same for everyone: a live-only envelope's payload as JSON, rendered once
-   * per selection on this instance, or null when it must take the ordinary path.
+   * selection reads the same for everyone: an envelope's payload as JSON, rendered once per event
+   * and selection on this instance, or null when it must take the ordinary path.
    */
-  renderLive?: (envelope: { cursor: null; event: object }) => Promise<string | null>;
+  renderJson?: (envelope: { cursor: string | null; event: object }) => Promise<string | null>;
   clientAddress?: string;
 }
 
@@ -158,24 +158,23 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
     users: loader(async (ids) =>
       byKey(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } }), (user) => user.id),
     ),
+    // Messages and conversations are read on the driver: a replaying stream loads a page of each.
     messages: loader(
-      async (ids) =>
-        byKey(
-          ids,
-          await prisma.message.findMany({ where: { id: { in: [...ids] } } }),
-          (message) => message.id,
-        ),
+      async (ids) => {
+        const rows = await services.db.query<Record<string, unknown>>(
+          sql`SELECT * FROM "Message" WHERE id = ANY(${ids.map(String)}::bigint[])`,
+        );
+        return byKey(ids, rows.map(messageFromRow), (message) => message.id);
+      },
       { cacheKeyFn: String },
     ),
-    conversations: loader(async (chatIds) =>
-      viewerId
-        ? byKey(
-            chatIds,
-            await prisma.conversation.findMany({ where: { userId: viewerId, chatId: { in: [...chatIds] } } }),
-            (conversation) => conversation.chatId,
-          )
-        : chatIds.map(() => null),
-    ),
+    conversations: loader(async (chatIds) => {
+      if (!viewerId) return chatIds.map(() => null);
+      const rows = await services.db.query<Record<string, unknown>>(
+        sql`SELECT * FROM "Conversation" WHERE "userId" = ${viewerId}::uuid AND "chatId" = ANY(${chatIds}::uuid[])`,
+      );
+      return byKey(chatIds, rows.map(conversationFromRow), (conversation) => conversation.chatId);
+    }),
     attachments: loader(async (ids) =>
       byKey(ids, await prisma.attachment.findMany({ where: { id: { in: [...ids] } } }), (row) => row.id),
     ),

@@ -7,7 +7,6 @@ import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createFetch } from "@whatwg-node/fetch";
 import { type ExecutionArgs, type GraphQLError, getOperationAST } from "graphql";
-import { useServer } from "graphql-ws/use/ws";
 import { createYoga, type YogaInitialContext } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import type { Config } from "./config.js";
@@ -30,7 +29,7 @@ import { createPresenceStore } from "./pubsub/presence.js";
 import { createRateLimiter } from "./pubsub/rate-limit.js";
 import { connectRedis, type RedisClients } from "./pubsub/redis.js";
 import { CloseCode, ConnectionRegistry, delay, type LiveConnection } from "./realtime/connections.js";
-import { corkPerTick } from "./realtime/corked.js";
+import { serveGraphqlWs } from "./realtime/graphql-ws.js";
 import { DOWNLOAD_PATH, loadSigningKey, serveDownload } from "./resolvers/attachments.js";
 import { announcePresence } from "./resolvers/presence.js";
 import { scheduleRetention } from "./resolvers/retention.js";
@@ -190,8 +189,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
   });
 
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
-  wsServer.on("connection", (socket, request) => corkPerTick(socket, request.socket));
-  useServer<Record<string, unknown> | undefined, SocketState>(
+  serveGraphqlWs<SocketState>(
     {
       execute: (args) =>
         (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
@@ -254,6 +252,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       },
     },
     wsServer,
+    log,
   );
 
   let url = "";

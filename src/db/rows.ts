@@ -8,13 +8,15 @@ function withDates<T>(row: Record<string, unknown>, columns: readonly string[]):
   const typed: Record<string, unknown> = { ...row };
   for (const column of columns) {
     const value = row[column];
-    typed[column] = value == null ? null : value instanceof Date ? value : utc(value as string);
+    typed[column] = value == null ? null : asDate(value as Date | string);
   }
   return typed as T;
 }
 
-function utc(text: string): Date {
-  return new Date(/(Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`);
+/** A timestamp column's value as a Date, whichever form the driver handed back. */
+export function asDate(value: Date | string): Date {
+  if (value instanceof Date) return value;
+  return new Date(/(Z|[+-]\d\d:?\d\d)$/.test(value) ? value : `${value}Z`);
 }
 
 export function deviceFromRow(row: Record<string, unknown>): Device {

@@ -23,7 +23,7 @@ import { type Cursor, formatCursor, parseCursor } from "./cursor.js";
 import { handoff } from "./handoff.js";
 import type { RoomDelivery, RoomReader } from "./room-hub.js";
 import type { TailReader } from "./tailer.js";
-import { eventsFromWire, readEvents, type StoredEvent, streamHead } from "./user-log.js";
+import { type EventPage, eventsFromWire, readEvents, type StoredEvent, streamHead } from "./user-log.js";
 import { type MessageRecord, messageFromWire } from "./wire.js";
 
 // A device's stream: it replays its user's own log and the chat log of the user's groups from a
@@ -41,11 +41,21 @@ export type LogItem = { log: "user"; event: StoredEvent } | { log: "chat"; entry
 
 /** What a stream yields, made by its caller. */
 export interface Presenter<T> {
-  /** Durable items, oldest first, each with the cursor just after it; `carried` has their messages, when known. */
+  /**
+   * Durable items, oldest first, each with the cursor just after it; `carried` has their messages,
+   * when known. `replayed` items were read from the database (a backlog), not handed over live.
+   */
   durable(
     items: { item: LogItem; cursor: string }[],
     carried: ReadonlyMap<string, MessageRecord>,
+    replayed: boolean,
   ): Promise<T[]>;
+  /**
+   * When the client's selection allows it, writes a durable item's value straight to its connection,
+   * bypassing the stream (and waiting while the socket is backed up), unless `wanted` says the
+   * stream has ended meanwhile; resolves false when this value cannot go that way.
+   */
+  sendDirectly?: (value: T, wanted: () => boolean) => Promise<boolean>;
   /** A live-only event (typing, presence, a command). */
   ephemeral(message: EphemeralMessage): T;
   /** A room's live traffic: the same delivery object for every reader on this instance. */
@@ -95,17 +105,17 @@ function futureCursor() {
 
 /** The first page of the user's own log after a client's cursor, refusing future and expired cursors. */
 export async function resume(
-  services: Pick<Services, "prisma">,
+  services: Pick<Services, "prisma" | "db">,
   userId: string,
   since: bigint,
   limit: number,
-): Promise<StoredEvent[]> {
+): Promise<EventPage> {
   const head = await streamHead(services, userId);
   if (since > head) throw futureCursor();
-  if (since === head) return [];
-  const page = await readEvents(services, userId, since, limit);
+  if (since === head) return { events: [], messages: new Map() };
+  const page = await readEvents(services.db, userId, since, limit);
   // Positions have no holes, so a missing next position means retention removed it.
-  if (page[0]?.seq !== since + 1n) throw cursorExpired();
+  if (page.events[0]?.seq !== since + 1n) throw cursorExpired();
   return page;
 }
 
@@ -359,11 +369,14 @@ export async function followDevice<T>(
   });
 
   const at: Cursor = { user: 0n, chat: 0n };
-  let backlog: StoredEvent[];
+  let backlog: EventPage;
   try {
     if (requested) await checkChatPosition(services, requested.chat);
     Object.assign(at, requested ?? (await currentCursor(services, userId)));
-    backlog = requested === null ? [] : await resume(services, userId, requested.user, PAGE);
+    backlog =
+      requested === null
+        ? { events: [], messages: new Map() }
+        : await resume(services, userId, requested.user, PAGE);
   } catch (error) {
     unsubscribe();
     delivered?.();
@@ -371,7 +384,11 @@ export async function followDevice<T>(
   }
 
   /** The chat log's next entries for this user: from the database when it must, else from the inbox. */
-  const nextEntries = async (): Promise<{ entries: ChatEntry[]; carried: Map<string, MessageRecord> }> => {
+  const nextEntries = async (): Promise<{
+    entries: ChatEntry[];
+    carried: Map<string, MessageRecord>;
+    replayed: boolean;
+  }> => {
     const carried = new Map<string, MessageRecord>();
     if (chat.mustRead) {
       if (chat.respan) {
@@ -388,7 +405,7 @@ export async function followDevice<T>(
       chat.inbox = chat.inbox.filter((row) => row.pos > upTo);
       // Entries up to the head that this user does not see are passed over.
       if (!chat.mustRead && read.entries.length === 0 && upTo > at.chat) at.chat = upTo;
-      return { entries: read.entries, carried };
+      return { entries: read.entries, carried, replayed: true };
     }
     const entries: ChatEntry[] = [];
     // Taken from the front, and cut once at the end: a stream that is behind may hold many.
@@ -414,7 +431,7 @@ export async function followDevice<T>(
       if (row.message) carried.set(String(row.messageId), row.message);
     }
     chat.inbox = taken === chat.inbox.length ? [] : chat.inbox.slice(taken);
-    return { entries, carried };
+    return { entries, carried, replayed: false };
   };
 
   return handoff<T>(async (push, consumerLeft) => {
@@ -423,41 +440,61 @@ export async function followDevice<T>(
       stopped = true;
       signals.notify();
     });
-    const deliver = async (items: LogItem[], carried: Map<string, MessageRecord>) => {
-      for (const value of await present.durable(withCursors(items, at), carried)) {
+    // A client may complete the subscription and start another under the same id: nothing of this one may reach it.
+    const wanted = () => !stopped && !signals.ended;
+    const deliver = async (items: LogItem[], carried: Map<string, MessageRecord>, replayed: boolean) => {
+      for (const value of await present.durable(withCursors(items, at), carried, replayed)) {
         if (stopped || signals.ended) return false;
-        await push(value);
+        // A value pushed has been sent once push resolves, so a direct send after it keeps the order.
+        if (!(await present.sendDirectly?.(value, wanted))) await push(value);
       }
       return true;
     };
-    // A full page means the log may hold more: read on without waiting for a wake-up.
-    let more = backlog.length === PAGE;
+    // A full page means the log may hold more: read on without waiting for a wake-up, and read
+    // the next page while this one is delivered, so a replay does not wait on the database.
+    let more = backlog.events.length === PAGE;
+    let replayed = backlog.events.length > 0;
+    let prefetched: { after: bigint; page: Promise<EventPage> } | undefined;
+    const readAfter = (after: bigint): Promise<EventPage> => {
+      const ahead = prefetched?.after === after ? prefetched.page : undefined;
+      prefetched = undefined;
+      return ahead ?? readEvents(services.db, userId, after, PAGE);
+    };
+    const prefetch = (after: bigint) => {
+      const page = readEvents(services.db, userId, after, PAGE);
+      page.catch(() => {}); // awaited (and its failure thrown) only if the stream gets there
+      prefetched = { after, page };
+    };
     let userAt = at.user;
     try {
       while (!stopped && !signals.ended) {
         const seen = signals.mark();
-        let carried = new Map<string, MessageRecord>();
-        if (backlog.length === 0 && signals.inbox.size > 0) {
-          ({ events: backlog, messages: carried } = signals.takeFrom(userAt));
+        if (backlog.events.length === 0 && signals.inbox.size > 0) {
+          backlog = signals.takeFrom(userAt);
+          replayed = false;
         }
-        if (backlog.length === 0 && (more || signals.announced > userAt)) {
-          backlog = await readEvents(services, userId, userAt, PAGE);
-          more = backlog.length === PAGE;
-          if (backlog.length > 0 && backlog[0]!.seq !== userAt + 1n) throw cursorExpired();
+        if (backlog.events.length === 0 && (more || signals.announced > userAt)) {
+          backlog = await readAfter(userAt);
+          replayed = true;
+          const { events } = backlog;
+          more = events.length === PAGE;
+          if (more) prefetch(events.at(-1)!.seq);
+          if (events.length > 0 && events[0]!.seq !== userAt + 1n) throw cursorExpired();
           // Only a wake-up from another deployment sharing the Redis could announce what is not there.
-          if (backlog.length === 0 && signals.announced > userAt) signals.announced = userAt;
+          if (events.length === 0 && signals.announced > userAt) signals.announced = userAt;
         }
-        if (backlog.length > 0) {
-          const items = backlog.map((event): LogItem => ({ log: "user", event }));
-          backlog = [];
-          if (!(await deliver(items, carried))) break;
+        if (backlog.events.length > 0) {
+          const items = backlog.events.map((event): LogItem => ({ log: "user", event }));
+          const carried = backlog.messages;
+          backlog = { events: [], messages: new Map() };
+          if (!(await deliver(items, carried, replayed))) break;
           userAt = at.user;
           if (more) continue;
         }
         const next = await nextEntries();
         if (next.entries.length > 0) {
           const items = next.entries.map((entry): LogItem => ({ log: "chat", entry }));
-          if (!(await deliver(items, next.carried))) break;
+          if (!(await deliver(items, next.carried, next.replayed))) break;
         }
         if (chat.mustRead || chat.inbox.some((row) => row.pos > at.chat)) continue;
         while (signals.ephemeral.length > 0 && !stopped && !signals.ended) {

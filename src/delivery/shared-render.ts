@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Plugin } from "@envelop/core";
 import {
   createSourceEventStream,
@@ -9,6 +10,7 @@ import {
   type GraphQLSchema,
   getNamedType,
   getOperationAST,
+  isAbstractType,
   Kind,
   type OperationDefinitionNode,
   print,
@@ -16,6 +18,7 @@ import {
   visit,
   visitWithTypeInfo,
 } from "graphql";
+import { type CompiledQuery, compileQuery, isCompiledQuery } from "graphql-jit";
 
 // Render once per distinct selection (EVENT-LOG.md invariant 10, Mattermost's PrecomputeJSON): an
 // event that many local streams deliver (a group message handed to every member's stream by the
@@ -36,8 +39,12 @@ interface Envelope {
 
 const STREAM_FIELD = "events";
 const ENVELOPE_CURSOR = "cursor";
-/** Stands in for the reader's cursor in the shared rendering; replaced before a reader sees it. */
-const CURSOR_SLOT = "\u0000reader-cursor\u0000";
+/**
+ * Stands in for the reader's cursor in the shared rendering; replaced before a reader sees it. Random
+ * per process, so no message text can pose as it in the rendered JSON.
+ */
+const CURSOR_SLOT = `\u0000cursor-${randomUUID()}\u0000`;
+const CURSOR_SLOT_JSON = JSON.stringify(CURSOR_SLOT);
 
 /** Renderings by event, then by selection: the event object lives as long as some reader holds it. */
 const renderings = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
@@ -60,8 +67,8 @@ export function useSharedEventRendering(): Plugin {
       const selection = `${analysis.text}\u0000${args.operationName ?? ""}\u0000${JSON.stringify(
         analysis.variables.map((name) => values[name] ?? null),
       )}`;
-      (args.contextValue as { renderLive?: unknown }).renderLive = (envelope: Envelope) =>
-        renderLive(args as ExecutionArgs, selection, envelope);
+      (args.contextValue as { renderJson?: unknown }).renderJson = (envelope: Envelope) =>
+        renderJson(args as ExecutionArgs, selection, envelope);
       const subscribe = async (subscribeArgs: ExecutionArgs) => {
         const source = await createSourceEventStream(subscribeArgs);
         if (!(Symbol.asyncIterator in source)) return source as ExecutionResult;
@@ -74,7 +81,50 @@ export function useSharedEventRendering(): Plugin {
   };
 }
 
-async function renderFor(
+/** Per document and operation: the selection compiled to a function (graphql-jit), or null where it cannot be. */
+const compilations = new WeakMap<DocumentNode, Map<string, CompiledQuery | null>>();
+
+/**
+ * An `events` selection runs once per event a stream delivers, so it is compiled once instead of
+ * interpreted each time: graphql-js's execute re-coerces variables and re-collects fields per call,
+ * which was the largest share of a replay's CPU (BENCHMARKS.md).
+ */
+function compiledFor(args: ExecutionArgs): CompiledQuery | null {
+  let byOperation = compilations.get(args.document);
+  if (!byOperation) {
+    byOperation = new Map();
+    compilations.set(args.document, byOperation);
+  }
+  const key = args.operationName ?? "";
+  let compiled = byOperation.get(key);
+  if (compiled === undefined) {
+    passAbstractTypes(args.schema);
+    const result = compileQuery(args.schema, args.document, args.operationName ?? undefined);
+    compiled = isCompiledQuery(result) ? result : null;
+    byOperation.set(key, compiled);
+  }
+  return compiled;
+}
+
+const passingAbstractTypes = new WeakSet<GraphQLSchema>();
+
+/**
+ * graphql-jit calls an abstract type's resolveType without the type itself, the fourth argument
+ * graphql-js passes and Pothos's default resolver reads (to try each possible type's isTypeOf).
+ */
+function passAbstractTypes(schema: GraphQLSchema): void {
+  if (passingAbstractTypes.has(schema)) return;
+  passingAbstractTypes.add(schema);
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isAbstractType(type) || !type.resolveType) continue;
+    const resolveType = type.resolveType;
+    type.resolveType = (value, context, info, abstractType) =>
+      resolveType(value, context, info, abstractType ?? type);
+  }
+}
+
+/** An envelope rendered once per event and selection, with the cursor slot where each reader's cursor goes. */
+function sharedRendering(
   args: ExecutionArgs,
   selection: string,
   envelope: Envelope,
@@ -86,30 +136,54 @@ async function renderFor(
   }
   let rendering = bySelection.get(selection);
   if (!rendering) {
-    rendering = Promise.resolve(execute({ ...args, rootValue: { ...envelope, cursor: CURSOR_SLOT } }));
+    const root = { ...envelope, cursor: CURSOR_SLOT };
+    const compiled = compiledFor(args);
+    rendering = Promise.resolve(
+      compiled
+        ? compiled.query(root, args.contextValue, args.variableValues as Record<string, unknown>)
+        : execute({ ...args, rootValue: root }),
+    );
     bySelection.set(selection, rendering);
   }
-  return withCursor(await rendering, envelope.cursor);
+  return rendering;
 }
 
-/** Live-only payloads as JSON, by event, then by selection: the same bytes for every reader. */
-const liveJson = new WeakMap<object, Map<string, Promise<string | null>>>();
+async function renderFor(
+  args: ExecutionArgs,
+  selection: string,
+  envelope: Envelope,
+): Promise<ExecutionResult> {
+  return withCursor(await sharedRendering(args, selection, envelope), envelope.cursor);
+}
 
-/** A live-only envelope (no cursor) rendered once per selection, as JSON; null if it rendered with errors. */
-function renderLive(args: ExecutionArgs, selection: string, envelope: Envelope): Promise<string | null> {
-  let bySelection = liveJson.get(envelope.event);
+/** Payloads as JSON, by event, then by selection: the same bytes for every reader but the cursor. */
+const renderedJson = new WeakMap<object, Map<string, Promise<string | null>>>();
+
+/**
+ * An envelope's payload as JSON, rendered once per event and selection with the reader's cursor
+ * spliced in; null if it rendered with errors (those take the ordinary path, and its error masking).
+ */
+async function renderJson(
+  args: ExecutionArgs,
+  selection: string,
+  envelope: Envelope,
+): Promise<string | null> {
+  let bySelection = renderedJson.get(envelope.event);
   if (!bySelection) {
     bySelection = new Map();
-    liveJson.set(envelope.event, bySelection);
+    renderedJson.set(envelope.event, bySelection);
   }
   let json = bySelection.get(selection);
   if (!json) {
-    json = renderFor(args, selection, envelope).then((result) =>
+    json = sharedRendering(args, selection, envelope).then((result) =>
       result.errors?.length ? null : JSON.stringify(result),
     );
     bySelection.set(selection, json);
   }
-  return json;
+  const shared = await json;
+  if (shared === null) return null;
+  const cursor = JSON.stringify(envelope.cursor);
+  return shared.replaceAll(CURSOR_SLOT_JSON, () => cursor);
 }
 
 /** The shared rendering with this reader's cursor: the envelope object is copied, the event beneath it shared. */

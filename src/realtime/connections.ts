@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { WebSocket } from "ws";
 import type { Services } from "../context.js";
 import type { SessionEndKind } from "../pubsub/topics.js";
+import { sendPaced } from "./corked.js";
 
 /** graphql-ws close codes this server uses besides the library's own. */
 export const CloseCode = {
@@ -43,10 +44,11 @@ export class LiveConnection {
   /**
    * A graphql-ws `next` message for operation `id` whose payload is already JSON: live traffic
    * rendered once for many connections is framed here without parsing or serializing it again.
+   * Resolves once written when the socket is backed up, for a sender that should wait (sendPaced).
    */
-  sendNext(id: string, payloadJson: string): void {
-    if (this.closing || this.socket.readyState !== this.socket.OPEN) return;
-    this.socket.send(`{"id":${JSON.stringify(id)},"type":"next","payload":${payloadJson}}`);
+  sendNext(id: string, payloadJson: string): Promise<void> | undefined {
+    if (this.closing || this.socket.readyState !== this.socket.OPEN) return undefined;
+    return sendPaced(this.socket, `{"id":${JSON.stringify(id)},"type":"next","payload":${payloadJson}}`);
   }
 
   /** Whether the session ended or the socket is closing. */

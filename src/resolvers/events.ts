@@ -195,14 +195,15 @@ function toPayload(event: StoredEvent): EventPayload {
 }
 
 /**
- * Renders items with emptied loaders (a stream lives long and must show what is current). Replayed
- * pages warm the loaders with their messages and conversations, one query each; messages that came
- * with the items (wake-ups, the tailer) are primed instead.
+ * Renders items with emptied loaders (a stream lives long and must show what is current). Messages
+ * that came with the items (a page read with its messages, wake-ups, the tailer) are primed, others
+ * loaded in one query; replayed pages also warm the loaders with their conversations.
  */
 async function render(
   ctx: Context,
   positioned: { item: LogItem; cursor: string }[],
-  carried: ReadonlyMap<string, MessageRecord> = new Map(),
+  carried: ReadonlyMap<string, MessageRecord>,
+  replayed: boolean,
 ): Promise<EventEnvelope[]> {
   clearLoaders(ctx.loaders);
   for (const [id, message] of carried) ctx.loaders.messages.prime(BigInt(id), message as never);
@@ -220,10 +221,10 @@ async function render(
     if (chatId) chatIds.add(chatId);
   }
   // Replayed pages are what is worth warming; live events resolve conversations only if selected.
-  const replay = positioned.length > 1 && carried.size === 0;
+  const warm = replayed && positioned.length > 1;
   await Promise.all([
     ctx.loaders.messages.loadMany(messageIds),
-    ctx.loaders.conversations.loadMany(replay ? [...chatIds] : []),
+    ctx.loaders.conversations.loadMany(warm ? [...chatIds] : []),
   ]);
   return positioned.map(({ item, cursor }) => envelope(item, cursor));
 }
@@ -253,8 +254,10 @@ export async function sync(
   }
   const after = since == null ? null : requireCursor(since);
   if (after) await checkChatPosition(ctx.services, after.chat);
-  const [events, chat] = await Promise.all([
-    after === null ? readEvents(ctx, user.id, 0n, limit + 1) : resume(ctx, user.id, after.user, limit + 1),
+  const [{ events, messages }, chat] = await Promise.all([
+    after === null
+      ? readEvents(ctx.services.db, user.id, 0n, limit + 1)
+      : resume(ctx.services, user.id, after.user, limit + 1),
     readEntries(ctx.services.db, user.id, after?.chat ?? 0n, limit + 1),
   ]);
   const merged = mergeByTime(
@@ -263,7 +266,7 @@ export async function sync(
   );
   const page = merged.slice(0, limit);
   const at: Cursor = after ?? { user: events.length === 0 ? await streamHead(ctx, user.id) : 0n, chat: 0n };
-  const rendered = await render(ctx, withCursors(page, at));
+  const rendered = await render(ctx, withCursors(page, at), messages, true);
   const hasMore = merged.length > limit;
   // The chat log was read to its head (same snapshot): skip past the entries this user does not see.
   if (!hasMore && chat.head > at.chat) at.chat = chat.head;
@@ -333,18 +336,21 @@ function roomEnvelope(delivery: RoomDelivery): EventEnvelope {
 }
 
 /**
- * Room traffic straight to a graphql-ws connection whose selection is rendered once for every
- * reader: the same JSON for all of them, framed per connection (realtime/connections.ts).
+ * Envelopes straight to a graphql-ws connection whose selection is rendered once for every reader:
+ * the same JSON for all of them but the cursor, framed per connection (realtime/connections.ts),
+ * past graphql-ws's per-message promise chain and serialization. Resolves false for an envelope that
+ * must take the ordinary path, and waits while the socket is backed up.
  */
-function liveFrames(ctx: Context): ((delivery: RoomDelivery) => Promise<boolean>) | undefined {
-  const { connection, operationId, renderLive } = ctx;
-  if (!connection || !operationId || !renderLive) return undefined;
-  return async (delivery) => {
-    // A stream lives long: what the room's traffic shows is read afresh (the room as it is now).
-    clearLoaders(ctx.loaders);
-    const json = await renderLive(roomEnvelope(delivery) as { cursor: null; event: object });
+function directFrames(
+  ctx: Context,
+): ((envelope: EventEnvelope, wanted?: () => boolean) => Promise<boolean>) | undefined {
+  const { connection, operationId, renderJson } = ctx;
+  if (!connection || !operationId || !renderJson) return undefined;
+  return async (envelope, wanted) => {
+    const json = await renderJson(envelope);
     if (json === null) return false;
-    connection.sendNext(operationId, json);
+    if (wanted && !wanted()) return true;
+    await connection.sendNext(operationId, json);
     return true;
   };
 }
@@ -359,12 +365,13 @@ export async function deviceEvents(
 ): Promise<AsyncIterable<EventEnvelope>> {
   const { user, device } = requireUser(ctx);
   const requested = since == null ? null : requireCursor(since);
+  const send = directFrames(ctx);
   return followDevice(
     ctx.services,
     { userId: user.id, deviceId: device.id, connection: ctx.connection },
     requested,
     {
-      durable: (items, carried) => render(ctx, items, carried),
+      durable: (items, carried, replayed) => render(ctx, items, carried, replayed),
       ephemeral: (message) => ({
         cursor: null,
         createdAt: new Date(message.createdAt),
@@ -374,7 +381,14 @@ export async function deviceEvents(
         clearLoaders(ctx.loaders);
         return roomEnvelope(delivery);
       },
-      sendRoomDirectly: liveFrames(ctx),
+      sendDirectly: send,
+      sendRoomDirectly:
+        send &&
+        ((delivery) => {
+          // A stream lives long: what the room's traffic shows is read afresh (the room as it is now).
+          clearLoaders(ctx.loaders);
+          return send(roomEnvelope(delivery));
+        }),
       ended: (kind) => ({ cursor: null, createdAt: new Date(), event: { __typename: "SessionEvent", kind } }),
     },
   );

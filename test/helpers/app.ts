@@ -79,9 +79,11 @@ export async function spawnServer(
   // compiled: what `npm start` runs (dist/, from `npm run build`); otherwise the sources through tsx,
   // or another script that prints `listening <url>` (the bench's reference relay).
   const entry = options.compiled ? ["dist/main.js"] : ["--import", "tsx", options.script ?? "src/main.ts"];
+  // As `npm start` runs it: NODE_ENV=production turns off graphql-js's development checks.
+  const production = options.compiled ? { NODE_ENV: "production" } : {};
   const child = spawn(process.execPath, [...nodeArgs, ...entry], {
     cwd: ROOT,
-    env: { ...process.env, ...serverEnv(env) },
+    env: { ...process.env, ...production, ...serverEnv(env) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
