@@ -143,6 +143,45 @@ function loader<K, V, C = K>(
   return new DataLoader<K, V, C>(batch, { ...options, cacheMap: new LoaderCache<C, Promise<V>>() });
 }
 
+type LoaderFactories = { [Name in keyof Loaders]: () => Loaders[Name] };
+
+/** A set of loaders, each made when first read (a getter per name, defined once on the prototype). */
+class LazyLoaders {
+  readonly made: Partial<Loaders> = {};
+  constructor(readonly factories: LoaderFactories) {}
+}
+
+/** Every loader's name: a Record, so the compiler notices one missing. */
+const LOADER_NAMES: Record<keyof Loaders, true> = {
+  onlineDevices: true,
+  users: true,
+  messages: true,
+  conversations: true,
+  attachments: true,
+  presence: true,
+  contacts: true,
+  groups: true,
+  readCounts: true,
+  reactions: true,
+  groupStats: true,
+  memberships: true,
+  threads: true,
+  threadsByParent: true,
+  threadStats: true,
+  threadMemberships: true,
+  rooms: true,
+  roomMemberships: true,
+};
+
+for (const name of Object.keys(LOADER_NAMES) as (keyof Loaders)[]) {
+  Object.defineProperty(LazyLoaders.prototype, name, {
+    get(this: LazyLoaders) {
+      this.made[name] ??= this.factories[name]() as never;
+      return this.made[name];
+    },
+  });
+}
+
 export function createLoaders(services: Services, viewer: Viewer): Loaders {
   const { prisma } = services;
   const byKey = <K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K) => {
@@ -150,119 +189,138 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
     return keys.map((key) => found.get(String(key)) ?? null);
   };
   const viewerId = viewer.kind === "user" ? viewer.user.id : undefined;
-  const loaders: Loaders = {
-    onlineDevices: loader(async (userIds) => {
-      const online = await services.presence.onlineDevices(userIds);
-      return userIds.map((id) => online.get(id) ?? new Set<string>());
-    }),
-    users: loader(async (ids) =>
-      byKey(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } }), (user) => user.id),
-    ),
+  // Made on first use: most operations touch two or three, and a stream holds its set as long as it lives.
+  const factories: LoaderFactories = {
+    onlineDevices: () =>
+      loader(async (userIds) => {
+        const online = await services.presence.onlineDevices(userIds);
+        return userIds.map((id) => online.get(id) ?? new Set<string>());
+      }),
+    users: () =>
+      loader(async (ids) =>
+        byKey(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } }), (user) => user.id),
+      ),
     // Messages and conversations are read on the driver: a replaying stream loads a page of each.
-    messages: loader(
-      async (ids) => {
+    messages: () =>
+      loader(
+        async (ids) => {
+          const rows = await services.db.query<Record<string, unknown>>(
+            sql`SELECT * FROM "Message" WHERE id = ANY(${ids.map(String)}::bigint[])`,
+          );
+          return byKey(ids, rows.map(messageFromRow), (message) => message.id);
+        },
+        { cacheKeyFn: String },
+      ),
+    conversations: () =>
+      loader(async (chatIds) => {
+        if (!viewerId) return chatIds.map(() => null);
         const rows = await services.db.query<Record<string, unknown>>(
-          sql`SELECT * FROM "Message" WHERE id = ANY(${ids.map(String)}::bigint[])`,
+          sql`SELECT * FROM "Conversation" WHERE "userId" = ${viewerId}::uuid AND "chatId" = ANY(${chatIds}::uuid[])`,
         );
-        return byKey(ids, rows.map(messageFromRow), (message) => message.id);
-      },
-      { cacheKeyFn: String },
-    ),
-    conversations: loader(async (chatIds) => {
-      if (!viewerId) return chatIds.map(() => null);
-      const rows = await services.db.query<Record<string, unknown>>(
-        sql`SELECT * FROM "Conversation" WHERE "userId" = ${viewerId}::uuid AND "chatId" = ANY(${chatIds}::uuid[])`,
-      );
-      return byKey(chatIds, rows.map(conversationFromRow), (conversation) => conversation.chatId);
-    }),
-    attachments: loader(async (ids) =>
-      byKey(ids, await prisma.attachment.findMany({ where: { id: { in: [...ids] } } }), (row) => row.id),
-    ),
-    presence: loader((ids) => presenceOf({ services, prisma, viewer, loaders }, ids)),
-    contacts: loader(async (ids) =>
-      viewerId
-        ? byKey(
+        return byKey(chatIds, rows.map(conversationFromRow), (conversation) => conversation.chatId);
+      }),
+    attachments: () =>
+      loader(async (ids) =>
+        byKey(ids, await prisma.attachment.findMany({ where: { id: { in: [...ids] } } }), (row) => row.id),
+      ),
+    presence: () => loader((ids) => presenceOf({ services, prisma, viewer, loaders }, ids)),
+    contacts: () =>
+      loader(async (ids) =>
+        viewerId
+          ? byKey(
+              ids,
+              await prisma.contact.findMany({ where: { ownerId: viewerId, contactId: { in: [...ids] } } }),
+              (contact) => contact.contactId,
+            )
+          : ids.map(() => null),
+      ),
+    readCounts: () =>
+      loader(
+        async (ids) => {
+          const counts = await groupReadCounts({ services }, ids);
+          return ids.map((id) => counts.get(String(id)) ?? 0);
+        },
+        { cacheKeyFn: String },
+      ),
+    reactions: () =>
+      loader(
+        async (ids) => {
+          const summaries = await reactionSummaries({ services }, viewerId ?? null, ids);
+          return ids.map((id) => summaries.get(String(id)) ?? []);
+        },
+        { cacheKeyFn: String },
+      ),
+    groupStats: () =>
+      loader(async (chatIds) => {
+        if (!viewerId) return chatIds.map(() => null);
+        const stats = await groupConversationStats({ services }, viewerId, chatIds);
+        return chatIds.map((id) => stats.get(id) ?? null);
+      }),
+    groups: () =>
+      loader(async (ids) =>
+        byKey(ids, await prisma.group.findMany({ where: { id: { in: [...ids] } } }), (group) => group.id),
+      ),
+    memberships: () =>
+      loader(async (ids) =>
+        viewerId
+          ? byKey(
+              ids,
+              await prisma.groupMember.findMany({ where: { userId: viewerId, groupId: { in: [...ids] } } }),
+              (member) => member.groupId,
+            )
+          : ids.map(() => null),
+      ),
+    threads: () =>
+      loader(async (ids) =>
+        byKey(ids, await prisma.thread.findMany({ where: { id: { in: [...ids] } } }), (thread) => thread.id),
+      ),
+    threadsByParent: () =>
+      loader(
+        async (ids) =>
+          byKey(
             ids,
-            await prisma.contact.findMany({ where: { ownerId: viewerId, contactId: { in: [...ids] } } }),
-            (contact) => contact.contactId,
-          )
-        : ids.map(() => null),
-    ),
-    readCounts: loader(
-      async (ids) => {
-        const counts = await groupReadCounts({ services }, ids);
-        return ids.map((id) => counts.get(String(id)) ?? 0);
-      },
-      { cacheKeyFn: String },
-    ),
-    reactions: loader(
-      async (ids) => {
-        const summaries = await reactionSummaries({ services }, viewerId ?? null, ids);
-        return ids.map((id) => summaries.get(String(id)) ?? []);
-      },
-      { cacheKeyFn: String },
-    ),
-    groupStats: loader(async (chatIds) => {
-      if (!viewerId) return chatIds.map(() => null);
-      const stats = await groupConversationStats({ services }, viewerId, chatIds);
-      return chatIds.map((id) => stats.get(id) ?? null);
-    }),
-    groups: loader(async (ids) =>
-      byKey(ids, await prisma.group.findMany({ where: { id: { in: [...ids] } } }), (group) => group.id),
-    ),
-    memberships: loader(async (ids) =>
-      viewerId
-        ? byKey(
-            ids,
-            await prisma.groupMember.findMany({ where: { userId: viewerId, groupId: { in: [...ids] } } }),
-            (member) => member.groupId,
-          )
-        : ids.map(() => null),
-    ),
-    threads: loader(async (ids) =>
-      byKey(ids, await prisma.thread.findMany({ where: { id: { in: [...ids] } } }), (thread) => thread.id),
-    ),
-    threadsByParent: loader(
-      async (ids) =>
-        byKey(
-          ids,
-          await prisma.thread.findMany({ where: { parentMessageId: { in: [...ids] }, destroyedAt: null } }),
-          (thread) => thread.parentMessageId,
-        ),
-      { cacheKeyFn: String },
-    ),
-    threadStats: loader(async (ids) => {
-      const stats = await threadStats(services, ids);
-      return ids.map((id) => stats.get(id) ?? null);
-    }),
-    threadMemberships: loader(async (ids) =>
-      viewerId
-        ? byKey(
-            ids,
-            await prisma.threadMember.findMany({ where: { userId: viewerId, threadId: { in: [...ids] } } }),
-            (member) => member.threadId,
-          )
-        : ids.map(() => null),
-    ),
-    rooms: loader(async (ids) =>
-      byKey(ids, await prisma.room.findMany({ where: { id: { in: [...ids] } } }), (room) => room.id),
-    ),
-    roomMemberships: loader(async (ids) =>
-      viewerId
-        ? byKey(
-            ids,
-            await prisma.roomMember.findMany({ where: { userId: viewerId, roomId: { in: [...ids] } } }),
-            (member) => member.roomId,
-          )
-        : ids.map(() => null),
-    ),
+            await prisma.thread.findMany({ where: { parentMessageId: { in: [...ids] }, destroyedAt: null } }),
+            (thread) => thread.parentMessageId,
+          ),
+        { cacheKeyFn: String },
+      ),
+    threadStats: () =>
+      loader(async (ids) => {
+        const stats = await threadStats(services, ids);
+        return ids.map((id) => stats.get(id) ?? null);
+      }),
+    threadMemberships: () =>
+      loader(async (ids) =>
+        viewerId
+          ? byKey(
+              ids,
+              await prisma.threadMember.findMany({ where: { userId: viewerId, threadId: { in: [...ids] } } }),
+              (member) => member.threadId,
+            )
+          : ids.map(() => null),
+      ),
+    rooms: () =>
+      loader(async (ids) =>
+        byKey(ids, await prisma.room.findMany({ where: { id: { in: [...ids] } } }), (room) => room.id),
+      ),
+    roomMemberships: () =>
+      loader(async (ids) =>
+        viewerId
+          ? byKey(
+              ids,
+              await prisma.roomMember.findMany({ where: { userId: viewerId, roomId: { in: [...ids] } } }),
+              (member) => member.roomId,
+            )
+          : ids.map(() => null),
+      ),
   };
+  const loaders = new LazyLoaders(factories) as unknown as Loaders;
   return loaders;
 }
 
 /** Empties every loader's cache: a long-lived stream shows what is current without new loaders per event. */
 export function clearLoaders(loaders: Loaders): void {
-  for (const loader of Object.values(loaders)) loader.clearAll();
+  for (const loader of Object.values((loaders as unknown as LazyLoaders).made)) loader.clearAll();
 }
 
 export function createContext(

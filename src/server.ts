@@ -61,6 +61,8 @@ type ServerContext = {
   req: IncomingMessage;
   res: ServerResponse;
   operationId?: string;
+  /** Over graphql-ws, where there is no request. */
+  clientAddress?: string;
 } & Partial<SocketState>;
 
 /** graphql-armor rejects with plain GraphQL errors; these are the client's to fix, so LIMIT_EXCEEDED. */
@@ -165,7 +167,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       return createContext(services, reuse || (await resolveViewer(services, token)), {
         connection: initial.connection,
         operationId: initial.operationId,
-        clientAddress: initial.req?.socket.remoteAddress,
+        clientAddress: initial.clientAddress ?? initial.req?.socket.remoteAddress,
       });
     },
   });
@@ -214,7 +216,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       },
       onSubscribe: async (ctx, id, payload) => {
         const enveloped = yoga.getEnveloped({
-          req: ctx.extra.request,
+          clientAddress: ctx.extra.clientAddress,
           token: ctx.extra.token,
           viewer: ctx.extra.viewer,
           connection: ctx.extra.connection,

@@ -1,13 +1,15 @@
-import type { IncomingMessage } from "node:http";
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from "graphql-ws";
 import type { WebSocket, WebSocketServer } from "ws";
 import type { Logger } from "../logger.js";
 import { corkPerTick, sendPaced } from "./corked.js";
 
-/** What graphql-ws hands our hooks as `ctx.extra`, as its own `ws` adapter does. */
+/**
+ * What graphql-ws hands our hooks as `ctx.extra`. Its own adapter keeps the upgrade request for the
+ * connection's life; only its address is needed, and a connection is held for hours.
+ */
 export interface SocketExtra {
   socket: WebSocket;
-  request: IncomingMessage;
+  clientAddress: string | undefined;
 }
 
 /** How often a connection is pinged, and how long its pong may take, as graphql-ws's adapter does. */
@@ -60,7 +62,7 @@ export function serveGraphqlWs<E extends object>(
             handle(String(data)).catch(fail);
           }),
       },
-      { socket, request } as SocketExtra & E,
+      { socket, clientAddress: request.socket.remoteAddress } as SocketExtra & E,
     );
     socket.once("close", (code, reason) => {
       awaitingPong.delete(socket);
