@@ -400,7 +400,10 @@ export async function followDevice<T>(
         );
       }
       const read = await readEntries(services.db, userId, at.chat, PAGE);
-      chat.mustRead = read.entries.length === PAGE;
+      // Spans read before a change to them committed would pass what comes after it in the inbox.
+      const respan = read.entries.some((entry) => chat.changesSpans(entry));
+      chat.mustRead = respan || read.entries.length === PAGE;
+      chat.respan = respan;
       const upTo = chat.mustRead ? read.entries.at(-1)!.pos : read.head;
       chat.inbox = chat.inbox.filter((row) => row.pos > upTo);
       // Entries up to the head that this user does not see are passed over.
