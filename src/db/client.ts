@@ -73,7 +73,7 @@ async function openPostgres(connectionString: string, max: number, log?: Logger)
     prisma,
     async query<Row>(statement: SqlStatement) {
       counter.count++;
-      const result = await pool.query({ text: statement.text, values: statement.values, types: driverTypes });
+      const result = await pool.query({ ...statement, types: driverTypes });
       return result.rows as Row[];
     },
     async transaction(work) {
@@ -82,11 +82,7 @@ async function openPostgres(connectionString: string, max: number, log?: Logger)
         await client.query("BEGIN");
         const result = await work(async <Row>(statement: SqlStatement) => {
           counter.count++;
-          const rows = await client.query({
-            text: statement.text,
-            values: statement.values,
-            types: driverTypes,
-          });
+          const rows = await client.query({ ...statement, types: driverTypes });
           return rows.rows as Row[];
         });
         await client.query("COMMIT");

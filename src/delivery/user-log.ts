@@ -1,7 +1,7 @@
 import type { Context, Services } from "../context.js";
 import type { Database } from "../db/client.js";
 import { asDate, messageFromRow } from "../db/rows.js";
-import { sql } from "../db/sql.js";
+import { prepared, sql } from "../db/sql.js";
 import type { EventKind, Prisma } from "../generated/prisma/client.js";
 import type { WireEvent } from "../pubsub/topics.js";
 import { appendEntries, type ChatEntry, lockChats, type NewChatEntry } from "./chat-log.js";
@@ -245,12 +245,15 @@ export async function readEvents(
     }
   >(
     // The page is cut before the join, so only its own messages are read and turned into JSON.
-    sql`SELECT e.seq::text AS seq, e.kind, e."chatId", e."messageId"::text AS "messageId", e.data, e."createdAt",
+    prepared(
+      "read-user-events",
+      sql`SELECT e.seq::text AS seq, e.kind, e."chatId", e."messageId"::text AS "messageId", e.data, e."createdAt",
         to_jsonb(m) AS message
       FROM (SELECT * FROM "UserEvent" WHERE "userId" = ${userId}::uuid AND seq > ${after.toString()}::bigint
         ORDER BY seq LIMIT ${limit}) e
       LEFT JOIN "Message" m ON m.id = e."messageId"
       ORDER BY e.seq`,
+    ),
   );
   const messages = new Map<string, MessageRecord>();
   const events = rows.map(({ message, ...row }) => {

@@ -1,6 +1,6 @@
 import type { Context, Services } from "../context.js";
 import { messageFromRow } from "../db/rows.js";
-import { fragment, sql } from "../db/sql.js";
+import { fragment, prepared, sql } from "../db/sql.js";
 import { groupCommit } from "../delivery/group-commit.js";
 import {
   positioned,
@@ -51,7 +51,9 @@ export function storeDirectMessage(ctx: Context, input: NewDirectMessage): Promi
   return enqueue(ctx.services, input);
 }
 
-type StoredRow = Record<string, unknown> & {
+type StoredRow = {
+  /** Whole, as jsonb: a prepared statement's columns may not change when a migration adds one. */
+  message: Record<string, unknown> | null;
   positions: { userId: string; seq: string }[];
   verdicts: (DirectSendRefusal | null)[];
 };
@@ -62,21 +64,18 @@ export type DirectSendRefusal = "DUPLICATE" | "RECIPIENT_GONE" | "BLOCKED" | "NO
 export type DirectSendResult = { message: Message } | { refusal: DirectSendRefusal };
 
 async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promise<DirectSendResult[]> {
-  const column = <T>(pick: (input: NewDirectMessage) => T) => inputs.map(pick);
-  const rows = await services.db.query<StoredRow>(sql`
+  // One jsonb parameter rather than an array per column: an array's length is read at planning time,
+  // which made PostgreSQL plan the statement anew on every run; this way its one plan is kept.
+  const batch = inputs.map((input, k) => ({ ...input, k }));
+  const rows = await services.db.query<StoredRow>(
+    prepared(
+      "store-direct-messages",
+      sql`
     WITH input AS (
-      SELECT * FROM unnest(
-        ${column((i) => i.chatId)}::uuid[], ${column((i) => i.senderId)}::uuid[],
-        ${column((i) => i.recipientId)}::uuid[], ${column((i) => i.recipientUsername)}::text[],
-        ${column((i) => i.clientMessageId)}::text[], ${column((i) => i.type)}::text[],
-        ${column((i) => JSON.stringify(i.body))}::text[], ${column((i) => JSON.stringify(i.ext))}::text[],
-        ${column((i) => JSON.stringify(i.mentions))}::text[], ${column((i) => i.mentionAll)}::bool[],
-        ${column((i) => i.requestReadReceipts)}::bool[], ${column((i) => JSON.stringify(i.attachmentIds))}::text[],
-        ${column((i) => i.searchText)}::text[], ${column((i) => i.screened)}::bool[],
-        ${column((i) => i.contactsOnly)}::bool[]
-      ) WITH ORDINALITY AS i("chatId", "senderId", "recipientId", "recipientUsername", "clientMessageId", type,
-        body, ext, mentions, "mentionAll", "requestReadReceipts", "attachmentIds", "searchText", screened,
-        "contactsOnly", k)
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) AS i("chatId" uuid, "senderId" uuid,
+        "recipientId" uuid, "recipientUsername" text, "clientMessageId" text, type text, body jsonb, ext jsonb,
+        mentions jsonb, "mentionAll" bool, "requestReadReceipts" bool, "attachmentIds" jsonb, "searchText" text,
+        screened bool, "contactsOnly" bool, k int)
     ), judged AS (
       -- The statement decides, and says why: the caller puts a refusal into words, nothing more.
       SELECT i.*, CASE
@@ -99,9 +98,9 @@ async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promi
       INSERT INTO "Message" ("chatId", "chatType", "senderId", "recipientId", "clientMessageId", type, body, ext,
         mentions, "mentionAll", "requestReadReceipts", "attachmentIds", "searchText", "createdAt")
       SELECT v."chatId", 'DIRECT', v."senderId", v."recipientId", v."clientMessageId", v.type::"MessageType",
-        v.body::jsonb, v.ext::jsonb, ARRAY(SELECT jsonb_array_elements_text(v.mentions::jsonb))::uuid[],
+        v.body, v.ext, ARRAY(SELECT jsonb_array_elements_text(v.mentions))::uuid[],
         v."mentionAll", v."requestReadReceipts",
-        ARRAY(SELECT jsonb_array_elements_text(v."attachmentIds"::jsonb))::uuid[], v."searchText", now()
+        ARRAY(SELECT jsonb_array_elements_text(v."attachmentIds"))::uuid[], v."searchText", now()
       FROM valid v, (SELECT count(*) AS locked FROM heads) AS h
       ORDER BY v.k
       RETURNING *
@@ -124,15 +123,15 @@ async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promi
         "deletedAt" = NULL,
         "updatedAt" = EXCLUDED."updatedAt"
     )
-    SELECT m.*,
+    SELECT to_jsonb(m) AS message,
       (SELECT json_agg(json_build_object('userId', e."userId", 'seq', e.seq::text)) FROM events e) AS positions,
       (SELECT json_agg(verdict ORDER BY k) FROM judged) AS verdicts
-    FROM (SELECT 1) AS one LEFT JOIN message m ON true ORDER BY m.id`);
+    FROM (SELECT 1) AS one LEFT JOIN message m ON true ORDER BY m.id`,
+    ),
+  );
   // One row even when nothing was stored; ids were taken in input order, so the i-th message by id
   // is the i-th accepted input.
-  const messages = rows
-    .filter((row) => row.id != null)
-    .map(({ positions: _, verdicts: __, ...row }) => messageFromRow(row));
+  const messages = rows.flatMap((row) => (row.message ? [messageFromRow(row.message)] : []));
   if (messages.length > 0) wakeStreams(services, written(messages, rows[0]!.positions), messages);
   let next = 0;
   return rows[0]!.verdicts.map((verdict) =>
