@@ -178,4 +178,30 @@ describe("storing direct messages in batches", () => {
     );
     assert.equal(new Set(racing.map((r) => r.sendMessage.id)).size, 1);
   });
+
+  it("keeps every character a batch carries: quotes, backslashes, dollar quotes, unicode", async () => {
+    const [alice, bob] = [await signUp(url), await signUp(url)];
+    const ab = await chatBetween(alice, bob);
+    const ctx = createContext(server.app.services, { kind: "anonymous", rejectedToken: false });
+    const texts = [
+      `it's \\'; DROP TABLE "Message"; --`,
+      "$$ $q$ \\x00 \\\\ E'\\n' \n\ttab",
+      "\u{1F600} e\u0301 \u4e2d \u2028 \\u0041",
+    ];
+    const stored = await Promise.all(
+      texts.map((text, i) =>
+        storeDirectMessage(
+          ctx,
+          input(alice, bob, ab, text, { clientMessageId: `o'k\\${i}`, ext: { note: text } }),
+        ),
+      ),
+    );
+    assert.deepEqual(
+      stored.map((result) => storedMessage(result).body),
+      texts.map((text) => ({ text })),
+    );
+    assert.deepEqual(storedMessage(stored[0]!).ext, { note: texts[0] });
+    const read = (await streamOf(bob)).map((e: { text: string }) => e.text);
+    assert.deepEqual(read, ["hi", ...texts]);
+  });
 });

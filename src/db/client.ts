@@ -9,6 +9,7 @@ import type { Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import type { Logger } from "../logger.js";
 import type { SqlSession } from "./migrate.js";
+import { preparedRunner } from "./pglite-prepared.js";
 import type { SqlStatement } from "./sql.js";
 
 export type { PrismaClient };
@@ -135,12 +136,14 @@ async function openEmbedded(dataDir: string): Promise<Database> {
     throw error;
   }
   const { prisma, counter } = countingClient(new PrismaPGlite(pglite));
+  const runPrepared = preparedRunner(pglite, utcParsers);
   return {
     mode: "embedded",
     prisma,
     // PGlite queues this behind any open transaction, so it never lands inside one.
     async query<Row>(statement: SqlStatement) {
       counter.count++;
+      if (statement.name) return runPrepared<Row>({ ...statement, name: statement.name });
       return (await pglite.query<Row>(statement.text, statement.values, { parsers: utcParsers })).rows;
     },
     transaction: (work) =>
