@@ -4,7 +4,6 @@ import type { AddressInfo } from "node:net";
 import type { Plugin } from "@envelop/core";
 import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
-import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createFetch } from "@whatwg-node/fetch";
 import { type ExecutionArgs, type GraphQLError, getOperationAST } from "graphql";
 import { createYoga, type YogaInitialContext } from "graphql-yoga";
@@ -132,6 +131,9 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     );
   });
 
+  // The bundled GraphiQL (the page works where browsers cannot reach a CDN) holds 35 MB of
+  // strings in each process: loaded only where it is served.
+  const graphiql = config.graphiql ? await import("@graphql-yoga/render-graphiql") : undefined;
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -143,8 +145,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     // GraphiQL sends its Headers tab with SSE requests but not as graphql-ws connectionParams, so
     // subscriptions in the browser use SSE; apps use graphql-ws.
     graphiql: config.graphiql ? { title: "IM server", subscriptionsProtocol: "SSE" } : false,
-    // The bundled GraphiQL, so the page works where browsers cannot reach a CDN.
-    renderGraphiQL,
+    ...(graphiql ? { renderGraphiQL: graphiql.renderGraphiQL } : {}),
     logging: {
       debug: (...args) => log.debug(String(args[0])),
       info: (...args) => log.info(String(args[0])),

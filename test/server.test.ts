@@ -55,6 +55,18 @@ describe("HTTP surface", () => {
     assert.deepEqual(await get.json(), { data: { __typename: "Query" } });
   });
 
+  it("serves no GraphiQL page with GRAPHIQL=false, and GraphQL as before", async () => {
+    const plain = await startApp({ GRAPHIQL: "false" });
+    try {
+      const page = await fetch(plain.url, { headers: { accept: "text/html" } });
+      assert.doesNotMatch(await page.text(), /graphiql/i);
+      const get = await fetch(`${plain.url}?query=${encodeURIComponent("{ __typename }")}`);
+      assert.deepEqual(await get.json(), { data: { __typename: "Query" } });
+    } finally {
+      await plain.stop();
+    }
+  });
+
   it("keeps schema.graphql in step with the Pothos schema", async () => {
     const check = promisify(execFile)(
       process.execPath,
