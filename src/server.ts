@@ -30,6 +30,7 @@ import { connectRedis, type RedisClients } from "./pubsub/redis.js";
 import { CloseCode, ConnectionRegistry, delay, type LiveConnection } from "./realtime/connections.js";
 import { serveGraphqlWs } from "./realtime/graphql-ws.js";
 import { DOWNLOAD_PATH, loadSigningKey, serveDownload } from "./resolvers/attachments.js";
+import { scheduleMessageStats } from "./resolvers/message-stats.js";
 import { announcePresence } from "./resolvers/presence.js";
 import { scheduleRetention } from "./resolvers/retention.js";
 import { notePresence } from "./resolvers/rooms/membership.js";
@@ -275,7 +276,12 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host === "0.0.0.0" ? "localhost" : host}:${address.port}/graphql`;
       log.info("Server listening", { url, storage: db.mode, pubsub: redis ? "redis" : "in-process" });
-      const timers = [scheduleRetention(services), scheduleSummaries(services), scheduleRoomUpkeep(services)];
+      const timers = [
+        scheduleRetention(services),
+        scheduleSummaries(services),
+        scheduleRoomUpkeep(services),
+        scheduleMessageStats(services),
+      ];
       stopTimers = () => {
         for (const stop of timers) stop();
       };

@@ -13,6 +13,7 @@ import "./groups.js";
 import "./threads.js";
 import "./rooms.js";
 import "./search.js";
+import "./message-stats.js";
 import "./events.js";
 
 export const schema = builder.toSchema();

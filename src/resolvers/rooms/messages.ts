@@ -220,7 +220,9 @@ export async function trimHistories(services: Services, after: bigint): Promise<
     const floor = await historyFloor(services, room.chatId);
     if (floor > 0n) {
       await services.db.query(
-        sql`DELETE FROM "Message" WHERE "chatId" = ${room.chatId}::uuid AND id < ${floor.toString()}::bigint`,
+        // Only what adminMessageStats has counted (message-stats.ts); the rest at the room's next trim.
+        sql`DELETE FROM "Message" WHERE "chatId" = ${room.chatId}::uuid AND id < ${floor.toString()}::bigint
+          AND id <= (SELECT "rolledUpTo" FROM "MessageStatsWatermark" WHERE id = 1)`,
       );
     }
     if (BigInt(room.newest) > newest) newest = BigInt(room.newest);

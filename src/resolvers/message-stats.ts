@@ -1,0 +1,105 @@
+import type { Context, Services } from "../context.js";
+import { sql } from "../db/sql.js";
+import { badInput } from "../errors.js";
+import type { MessageType } from "../generated/prisma/client.js";
+import { requireAdmin } from "./access.js";
+
+// adminMessageStats reads daily counts that every instance rolls up from Message, plus a live count
+// of the few messages not rolled up yet: never a scan of every message, and never a write on the
+// send path. Messages are counted once they have settled (a send's id is taken and committed
+// within one short transaction, so none with a lower id can still appear), and room history is
+// trimmed only below the watermark (rooms/messages.ts), so every stored message is counted.
+
+const SETTLED_AFTER_MS = 60_000;
+const ROLL_UP_EVERY_MS = 30_000;
+/** Messages per transaction, so a first roll-up over a large history does not hold one for long. */
+const BATCH = 50_000;
+const MAX_DAYS = 366;
+
+export interface MessageStat {
+  day: string;
+  type: MessageType;
+  count: number;
+}
+
+/** Counts by UTC day and type, for the days from `from`'s through `to`'s, both included. */
+export async function adminMessageStats(
+  ctx: Context,
+  range: { from: Date; to: Date },
+): Promise<MessageStat[]> {
+  requireAdmin(ctx);
+  const from = utcDay(range.from);
+  const to = utcDay(range.to);
+  if (to < from) throw badInput("to is before from", "to");
+  if ((Date.parse(to) - Date.parse(from)) / 86_400_000 >= MAX_DAYS) {
+    throw badInput(`At most ${MAX_DAYS} days at a time`, "to");
+  }
+  // One statement, one snapshot: the roll-up moves counts and the watermark together.
+  return ctx.services.db.query<MessageStat>(sql`
+    SELECT day::text AS day, type::text AS type, sum(n)::int AS count FROM (
+      SELECT day, type, count AS n FROM "MessageDailyCount" WHERE day BETWEEN ${from}::date AND ${to}::date
+      UNION ALL
+      SELECT "createdAt"::date, type, count(*) FROM "Message"
+      WHERE id > (SELECT "rolledUpTo" FROM "MessageStatsWatermark" WHERE id = 1)
+        AND "createdAt" >= ${from}::date AND "createdAt" < ${to}::date + 1
+      GROUP BY 1, 2
+    ) counted
+    GROUP BY day, type ORDER BY day, type`);
+}
+
+function utcDay(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+/**
+ * Moves the settled messages past the watermark into the daily counts, a batch per transaction;
+ * returns how many it counted. Instances running it together take turns on the
+ * watermark's row.
+ */
+export async function rollUpMessageStats(
+  services: Pick<Services, "db">,
+  settledAfterMs = SETTLED_AFTER_MS,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const counted = await services.db.transaction(async (query) => {
+      const [mark] = await query<{ rolledUpTo: string }>(
+        sql`SELECT "rolledUpTo"::text AS "rolledUpTo" FROM "MessageStatsWatermark" WHERE id = 1 FOR UPDATE`,
+      );
+      const from = BigInt(mark!.rolledUpTo);
+      const [row] = await query<{ upTo: string | null; n: string }>(sql`
+        SELECT max(id)::text AS "upTo", count(*)::text AS n FROM (
+          SELECT id FROM "Message" WHERE id > ${from.toString()}::bigint
+            AND "createdAt" < now() at time zone 'utc' - ${settledAfterMs / 1000} * interval '1 second'
+          ORDER BY id LIMIT ${BATCH}
+        ) settled`);
+      if (!row?.upTo) return 0;
+      await query(sql`
+        INSERT INTO "MessageDailyCount" (day, type, count)
+        SELECT "createdAt"::date, type, count(*) FROM "Message"
+        WHERE id > ${from.toString()}::bigint AND id <= ${row.upTo}::bigint
+        GROUP BY 1, 2
+        ON CONFLICT (day, type) DO UPDATE SET count = "MessageDailyCount".count + EXCLUDED.count`);
+      await query(sql`UPDATE "MessageStatsWatermark" SET "rolledUpTo" = ${row.upTo}::bigint WHERE id = 1`);
+      return Number(row.n);
+    });
+    if (counted === 0) return total;
+    total += counted;
+  }
+}
+
+/** Rolls up every ROLL_UP_EVERY_MS; returns the function that stops it. */
+export function scheduleMessageStats(services: Services): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    rollUpMessageStats(services)
+      .catch((error: Error) => services.log.warn("Message stats roll-up failed", { error: error.message }))
+      .finally(() => {
+        running = false;
+      });
+  }, ROLL_UP_EVERY_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
