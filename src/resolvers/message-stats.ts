@@ -3,6 +3,7 @@ import { sql } from "../db/sql.js";
 import { badInput } from "../errors.js";
 import type { MessageType } from "../generated/prisma/client.js";
 import { requireAdmin } from "./access.js";
+import { repeatWithoutOverlap } from "./periodic.js";
 
 // adminMessageStats reads daily counts that every instance rolls up from Message, plus a live count
 // of the few messages not rolled up yet: never a scan of every message, and never a write on the
@@ -90,16 +91,7 @@ export async function rollUpMessageStats(
 
 /** Rolls up every ROLL_UP_EVERY_MS; returns the function that stops it. */
 export function scheduleMessageStats(services: Services): () => void {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    rollUpMessageStats(services)
-      .catch((error: Error) => services.log.warn("Message stats roll-up failed", { error: error.message }))
-      .finally(() => {
-        running = false;
-      });
-  }, ROLL_UP_EVERY_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  return repeatWithoutOverlap(services, "Message stats roll-up failed", ROLL_UP_EVERY_MS, () =>
+    rollUpMessageStats(services),
+  );
 }

@@ -3,6 +3,7 @@ import type { ChatEntry } from "../../delivery/chat-log.js";
 import type { Outbox } from "../../delivery/user-log.js";
 import { AppError } from "../../errors.js";
 import type { Thread } from "../../generated/prisma/client.js";
+import { repeatWithoutOverlap } from "../periodic.js";
 import { changeThread, type ThreadWrite } from "./access.js";
 import type { ThreadChange } from "./policy.js";
 
@@ -87,16 +88,10 @@ export async function sweepSummaries(services: Services): Promise<number> {
 
 /** Sweeps once per window on every instance; returns the function that stops it. */
 export function scheduleSummaries(services: Services): () => void {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    sweepSummaries(services)
-      .catch((error: Error) => services.log.warn("Thread summaries failed", { error: error.message }))
-      .finally(() => {
-        running = false;
-      });
-  }, services.config.threadSummarySeconds * 1000);
-  timer.unref();
-  return () => clearInterval(timer);
+  return repeatWithoutOverlap(
+    services,
+    "Thread summaries failed",
+    services.config.threadSummarySeconds * 1000,
+    () => sweepSummaries(services),
+  );
 }
