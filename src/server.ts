@@ -132,8 +132,8 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     );
   });
 
-  // The bundled GraphiQL (the page works where browsers cannot reach a CDN) holds 35 MB of
-  // strings in each process: loaded only where it is served.
+  // The bundled GraphiQL (the page works where browsers cannot reach a CDN) is about 33 MB of
+  // strings in each process's heap: loaded only where it is served.
   const graphiql = config.graphiql ? await import("@graphql-yoga/render-graphiql") : undefined;
   const yoga = createYoga<ServerContext, Context>({
     schema,

@@ -53,9 +53,8 @@ function utcDay(date: Date): string {
 }
 
 /**
- * Moves the settled messages past the watermark into the daily counts, a batch per transaction;
- * returns how many it counted. Instances running it together take turns on the
- * watermark's row.
+ * Moves the settled messages past the watermark into the daily counts, a batch per transaction,
+ * and returns how many it counted. Instances running it at once take turns on the watermark's row.
  */
 export async function rollUpMessageStats(
   services: Pick<Services, "db">,
