@@ -253,6 +253,34 @@ describe("creating and finding groups", () => {
     assert.equal((await ok(url, MY, {}, outsider!.token)).joinedGroupsCount, 0);
   });
 
+  it("the app server lists every group, private ones too, reads their members and destroys them", async () => {
+    const [owner, member] = await users(2);
+    const token = uniqueName("adm");
+    const hidden = await createGroup(owner!, { name: `${token} private`, members: names(member!) });
+    const open = await createGroup(owner!, { name: `${token} public`, isPublic: true });
+    const admin = await adminToken(url);
+    const ADMIN_GROUPS = `query($s: String, $first: Int, $after: String) {
+      adminGroups(search: $s, first: $first, after: $after) { edges { node { id isPublic } } pageInfo { hasNextPage endCursor } }
+    }`;
+    const ids = (page: any) => page.edges.map((edge: any) => edge.node.id);
+    const first = (await ok(url, ADMIN_GROUPS, { s: token.toUpperCase(), first: 1 }, admin)).adminGroups;
+    assert.deepEqual(ids(first), [open.id], "newest first");
+    assert.equal(first.pageInfo.hasNextPage, true);
+    const next = { s: token, first: 1, after: first.pageInfo.endCursor };
+    const second = (await ok(url, ADMIN_GROUPS, next, admin)).adminGroups;
+    assert.deepEqual(ids(second), [hidden.id]);
+    assert.equal(second.pageInfo.hasNextPage, false);
+    await fails("FORBIDDEN", url, ADMIN_GROUPS, { s: token }, owner!.token);
+
+    const members = (await ok(url, MEMBERS, { id: hidden.id }, admin)).groupMembers;
+    assert.deepEqual(
+      members.edges.map((edge: any) => edge.node.user.username).sort(),
+      names(owner!, member!).sort(),
+    );
+    assert.equal((await ok(url, DESTROY, { id: hidden.id }, admin)).destroyGroup, true);
+    assert.deepEqual(ids((await ok(url, ADMIN_GROUPS, { s: token }, admin)).adminGroups), [open.id]);
+  });
+
   it("groupMembers filters by role and pages with first/after", async () => {
     const owner = await signUp(url);
     const crowd = await createUsers(url, uniqueName("crowd"), 5);

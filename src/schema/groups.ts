@@ -197,6 +197,13 @@ builder.queryFields((t) => {
       args: { ...paging, search: t.arg.string() },
       resolve: async (_root, args, ctx) => byTime(await queries.publicGroups(ctx, args), args.after, created),
     }),
+    adminGroups: t.field({
+      type: GroupConnectionRef,
+      authScopes: { admin: true },
+      description: "Every group, private ones too, newest first; search matches names.",
+      args: { ...paging, search: t.arg.string() },
+      resolve: async (_root, args, ctx) => byTime(await queries.adminGroups(ctx, args), args.after, created),
+    }),
     joinedGroupsCount: t.int({
       authScopes: { user: true },
       resolve: (_root, _args, ctx) => queries.joinedGroupsCount(ctx),

@@ -5,12 +5,14 @@ import type {
   GroupJoinRequest,
   GroupMember,
   GroupRole,
+  Prisma,
 } from "../../generated/prisma/client.js";
-import { requireUser } from "../access.js";
+import { requireAdmin, requireUser } from "../access.js";
 import { afterTimeCursor, type NodePage, nodePage, pageSize } from "../paging.js";
 import { requireManager, requireMemberOrAdmin, viewGroup } from "./access.js";
 
-// Reading groups: one group, the caller's, the public directory, members, requests and files.
+// Reading groups: one group, the caller's, the public directory (every group for the app server),
+// members, requests and files.
 
 export async function group(ctx: Context, id: string): Promise<Group> {
   return (await viewGroup(ctx, id)).group;
@@ -38,15 +40,30 @@ export async function joinedGroupsCount(ctx: Context): Promise<number> {
 }
 
 /** Public groups, newest first; `search` matches names, case-insensitively. */
-export async function publicGroups(
+export const publicGroups = (ctx: Context, args: GroupListArgs) => listGroups(ctx, args, { isPublic: true });
+
+/** Every group but destroyed ones, private ones too, for the app server. */
+export function adminGroups(ctx: Context, args: GroupListArgs): Promise<NodePage<Group>> {
+  requireAdmin(ctx);
+  return listGroups(ctx, args, {});
+}
+
+interface GroupListArgs {
+  first?: number | null;
+  after?: string | null;
+  search?: string | null;
+}
+
+async function listGroups(
   ctx: Context,
-  args: { first?: number | null; after?: string | null; search?: string | null },
+  args: GroupListArgs,
+  where: Prisma.GroupWhereInput,
 ): Promise<NodePage<Group>> {
   const first = pageSize(args.first, "first");
   const search = args.search?.trim();
   const rows = await ctx.prisma.group.findMany({
     where: {
-      isPublic: true,
+      ...where,
       destroyedAt: null,
       ...(search ? { name: { contains: search, mode: "insensitive" } } : {}),
       ...afterTimeCursor(args.after, "createdAt", "id", "lt"),
