@@ -23,7 +23,14 @@ import { type Cursor, formatCursor, parseCursor } from "./cursor.js";
 import { handoff } from "./handoff.js";
 import type { RoomDelivery, RoomReader } from "./room-hub.js";
 import type { TailReader } from "./tailer.js";
-import { type EventPage, eventsFromWire, readEvents, type StoredEvent, streamHead } from "./user-log.js";
+import {
+  type EventPage,
+  emptyPage,
+  eventsFromWire,
+  readEvents,
+  type StoredEvent,
+  streamHead,
+} from "./user-log.js";
 import { type MessageRecord, messageFromWire } from "./wire.js";
 
 // A device's stream: it replays its user's own log and the chat log of the user's groups from a
@@ -112,7 +119,7 @@ export async function resume(
 ): Promise<EventPage> {
   const head = await streamHead(services, userId);
   if (since > head) throw futureCursor();
-  if (since === head) return { events: [], messages: new Map() };
+  if (since === head) return emptyPage();
   const page = await readEvents(services.db, userId, since, limit);
   // Positions have no holes, so a missing next position means retention removed it.
   if (page.events[0]?.seq !== since + 1n) throw cursorExpired();
@@ -373,10 +380,7 @@ export async function followDevice<T>(
   try {
     if (requested) await checkChatPosition(services, requested.chat);
     Object.assign(at, requested ?? (await currentCursor(services, userId)));
-    backlog =
-      requested === null
-        ? { events: [], messages: new Map() }
-        : await resume(services, userId, requested.user, PAGE);
+    backlog = requested === null ? emptyPage() : await resume(services, userId, requested.user, PAGE);
   } catch (error) {
     unsubscribe();
     delivered?.();
@@ -489,7 +493,7 @@ export async function followDevice<T>(
         if (backlog.events.length > 0) {
           const items = backlog.events.map((event): LogItem => ({ log: "user", event }));
           const carried = backlog.messages;
-          backlog = { events: [], messages: new Map() };
+          backlog = emptyPage();
           if (!(await deliver(items, carried, replayed))) break;
           userAt = at.user;
           if (more) continue;

@@ -46,10 +46,25 @@ const ENVELOPE_CURSOR = "cursor";
 const CURSOR_SLOT = `\u0000cursor-${randomUUID()}\u0000`;
 const CURSOR_SLOT_JSON = JSON.stringify(CURSOR_SLOT);
 
+/** Values by an object (kept only while something else holds it), then by a key; made once each. */
+class WeakMemo<Owner extends object, V> {
+  readonly #byOwner = new WeakMap<Owner, Map<string, V>>();
+
+  get(owner: Owner, key: string, make: () => V): V {
+    let byKey = this.#byOwner.get(owner);
+    if (!byKey) {
+      byKey = new Map();
+      this.#byOwner.set(owner, byKey);
+    }
+    if (!byKey.has(key)) byKey.set(key, make());
+    return byKey.get(key) as V;
+  }
+}
+
 /** Renderings by event, then by selection: the event object lives as long as some reader holds it. */
-const renderings = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+const renderings = new WeakMemo<object, Promise<ExecutionResult>>();
 /** Per document and operation: whether its selection qualifies, and the variables it reads. */
-const analyses = new WeakMap<DocumentNode, Map<string, Analysis | null>>();
+const analyses = new WeakMemo<DocumentNode, Analysis | null>();
 
 interface Analysis {
   /** The document's text, part of the selection's key. */
@@ -82,7 +97,7 @@ export function useSharedEventRendering(): Plugin {
 }
 
 /** Per document and operation: the selection compiled to a function (graphql-jit), or null where it cannot be. */
-const compilations = new WeakMap<DocumentNode, Map<string, CompiledQuery | null>>();
+const compilations = new WeakMemo<DocumentNode, CompiledQuery | null>();
 
 /**
  * An `events` selection runs once per event a stream delivers, so it is compiled once instead of
@@ -90,20 +105,11 @@ const compilations = new WeakMap<DocumentNode, Map<string, CompiledQuery | null>
  * which was the largest share of a replay's CPU (BENCHMARKS.md).
  */
 function compiledFor(args: ExecutionArgs): CompiledQuery | null {
-  let byOperation = compilations.get(args.document);
-  if (!byOperation) {
-    byOperation = new Map();
-    compilations.set(args.document, byOperation);
-  }
-  const key = args.operationName ?? "";
-  let compiled = byOperation.get(key);
-  if (compiled === undefined) {
+  return compilations.get(args.document, args.operationName ?? "", () => {
     passAbstractTypes(args.schema);
     const result = compileQuery(args.schema, args.document, args.operationName ?? undefined);
-    compiled = isCompiledQuery(result) ? result : null;
-    byOperation.set(key, compiled);
-  }
-  return compiled;
+    return isCompiledQuery(result) ? result : null;
+  });
 }
 
 const passingAbstractTypes = new WeakSet<GraphQLSchema>();
@@ -129,23 +135,15 @@ function sharedRendering(
   selection: string,
   envelope: Envelope,
 ): Promise<ExecutionResult> {
-  let bySelection = renderings.get(envelope.event);
-  if (!bySelection) {
-    bySelection = new Map();
-    renderings.set(envelope.event, bySelection);
-  }
-  let rendering = bySelection.get(selection);
-  if (!rendering) {
+  return renderings.get(envelope.event, selection, () => {
     const root = { ...envelope, cursor: CURSOR_SLOT };
     const compiled = compiledFor(args);
-    rendering = Promise.resolve(
+    return Promise.resolve(
       compiled
         ? compiled.query(root, args.contextValue, args.variableValues as Record<string, unknown>)
         : execute({ ...args, rootValue: root }),
     );
-    bySelection.set(selection, rendering);
-  }
-  return rendering;
+  });
 }
 
 async function renderFor(
@@ -157,7 +155,7 @@ async function renderFor(
 }
 
 /** Payloads as JSON, by event, then by selection: the same bytes for every reader but the cursor. */
-const renderedJson = new WeakMap<object, Map<string, Promise<string | null>>>();
+const renderedJson = new WeakMemo<object, Promise<string | null>>();
 
 /**
  * An envelope's payload as JSON, rendered once per event and selection with the reader's cursor
@@ -168,19 +166,11 @@ async function renderJson(
   selection: string,
   envelope: Envelope,
 ): Promise<string | null> {
-  let bySelection = renderedJson.get(envelope.event);
-  if (!bySelection) {
-    bySelection = new Map();
-    renderedJson.set(envelope.event, bySelection);
-  }
-  let json = bySelection.get(selection);
-  if (!json) {
-    json = sharedRendering(args, selection, envelope).then((result) =>
+  const shared = await renderedJson.get(envelope.event, selection, () =>
+    sharedRendering(args, selection, envelope).then((result) =>
       result.errors?.length ? null : JSON.stringify(result),
-    );
-    bySelection.set(selection, json);
-  }
-  const shared = await json;
+    ),
+  );
   if (shared === null) return null;
   const cursor = JSON.stringify(envelope.cursor);
   return shared.replaceAll(CURSOR_SLOT_JSON, () => cursor);
@@ -229,14 +219,7 @@ function analyse(
   document: DocumentNode,
   operationName: string | null | undefined,
 ): Analysis | null {
-  let byOperation = analyses.get(document);
-  if (!byOperation) {
-    byOperation = new Map();
-    analyses.set(document, byOperation);
-  }
-  const key = operationName ?? "";
-  if (!byOperation.has(key)) byOperation.set(key, analyseOperation(schema, document, operationName));
-  return byOperation.get(key)!;
+  return analyses.get(document, operationName ?? "", () => analyseOperation(schema, document, operationName));
 }
 
 function analyseOperation(

@@ -226,6 +226,8 @@ export interface EventPage {
   messages: Map<string, MessageRecord>;
 }
 
+export const emptyPage = (): EventPage => ({ events: [], messages: new Map() });
+
 /**
  * The user's events after `after`, with their messages in the same statement: a replaying stream
  * reads a page per round trip (on the driver, past Prisma's per-row cost).

@@ -74,6 +74,7 @@ export async function rollUpMessageStats(
           ORDER BY id LIMIT ${BATCH}
         ) settled`);
       if (!row?.upTo) return 0;
+      // By id range, not the settled rows alone: a lower id can carry a later createdAt.
       await query(sql`
         INSERT INTO "MessageDailyCount" (day, type, count)
         SELECT "createdAt"::date, type, count(*) FROM "Message"
