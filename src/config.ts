@@ -56,6 +56,7 @@ export interface Config {
   /** Group members hear of a thread's new messages at most once per this many seconds. */
   threadSummarySeconds: number;
   rooms: RoomConfig;
+  callbacks: CallbackConfig;
   graphiql: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
@@ -80,6 +81,20 @@ export interface RoomConfig {
   maxMessagesPerSecond: number;
   /** A connection whose socket stays behind on room traffic this long is closed (to resume). */
   slowConsumerSeconds: number;
+}
+
+/** Calls to the app server (README.md, "Callbacks to the app server"). */
+export interface CallbackConfig {
+  /** Signs every call (HMAC-SHA256); required when either webhook is set. */
+  secret: string | undefined;
+  preSendUrl: string | undefined;
+  preSendTimeoutMs: number;
+  /** What a send does when the pre-send webhook times out or fails: go through, or be rejected. */
+  preSendFailure: "open" | "closed";
+  postSendUrl: string | undefined;
+  postSendTimeoutMs: number;
+  /** How long an undelivered post-send call is retried before it is dropped. */
+  postSendRetryHours: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -130,6 +145,34 @@ function defaultAttachmentsDir(dataDir: string): string {
   return dataDir.startsWith("memory://")
     ? join(tmpdir(), `im-attachments-${process.pid}`)
     : join(dataDir, "attachments");
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && !/^https?:\/\/[^/]/.test(raw)) {
+    throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}"`);
+  }
+  return raw;
+}
+
+function callbackConfig(env: Env): CallbackConfig {
+  const preSendUrl = url(env, "PRE_SEND_WEBHOOK_URL");
+  const postSendUrl = url(env, "POST_SEND_WEBHOOK_URL");
+  const secret = text(env, "WEBHOOK_SECRET");
+  if ((preSendUrl || postSendUrl) && (secret === undefined || secret.length < 16)) {
+    throw new ConfigError(
+      "PRE_SEND_WEBHOOK_URL and POST_SEND_WEBHOOK_URL need WEBHOOK_SECRET (at least 16 characters) to sign their calls",
+    );
+  }
+  return {
+    secret,
+    preSendUrl,
+    preSendTimeoutMs: integer(env, "PRE_SEND_WEBHOOK_TIMEOUT_MS", 200, 10, 60_000),
+    preSendFailure: oneOf(env, "PRE_SEND_WEBHOOK_FAILURE", "open", ["open", "closed"] as const),
+    postSendUrl,
+    postSendTimeoutMs: integer(env, "POST_SEND_WEBHOOK_TIMEOUT_MS", 5000, 100, 120_000),
+    postSendRetryHours: integer(env, "POST_SEND_WEBHOOK_RETRY_HOURS", 72, 1, 720),
+  };
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -194,6 +237,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxMessagesPerSecond: integer(env, "ROOM_MAX_MESSAGES_PER_SECOND", 100, 1, 100_000),
       slowConsumerSeconds: integer(env, "ROOM_SLOW_CONSUMER_SECONDS", 10, 1, 3600),
     },
+    callbacks: callbackConfig(env),
     graphiql: boolean(env, "GRAPHIQL", true),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
   };

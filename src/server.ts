@@ -8,6 +8,8 @@ import { createFetch } from "@whatwg-node/fetch";
 import { type ExecutionArgs, type GraphQLError, getOperationAST } from "graphql";
 import { createYoga, type YogaInitialContext } from "graphql-yoga";
 import { WebSocketServer } from "ws";
+import type { OutboxPump } from "./callbacks/outbox.js";
+import { startPostSendWebhook } from "./callbacks/post-send.js";
 import type { Config } from "./config.js";
 import {
   type Context,
@@ -31,6 +33,7 @@ import { CloseCode, ConnectionRegistry, delay, type LiveConnection } from "./rea
 import { serveGraphqlWs } from "./realtime/graphql-ws.js";
 import { DOWNLOAD_PATH, loadSigningKey, serveDownload } from "./resolvers/attachments.js";
 import { scheduleMessageStats } from "./resolvers/message-stats.js";
+import { followModerationRules } from "./resolvers/moderation/rule-cache.js";
 import { announcePresence } from "./resolvers/presence.js";
 import { scheduleRetention } from "./resolvers/retention.js";
 import { notePresence } from "./resolvers/rooms/membership.js";
@@ -261,6 +264,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
 
   let url = "";
   let stopTimers = () => {};
+  let pumps: OutboxPump[] = [];
   return {
     services,
     get url() {
@@ -281,15 +285,18 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
         scheduleSummaries(services),
         scheduleRoomUpkeep(services),
         scheduleMessageStats(services),
+        followModerationRules(services),
       ];
       stopTimers = () => {
         for (const stop of timers) stop();
       };
+      pumps = [await startPostSendWebhook(services)].filter((pump) => pump !== null);
     },
     async stop() {
       if (draining) return;
       draining = true;
       stopTimers();
+      await Promise.all(pumps.map((pump) => pump.stop()));
       log.info("Draining");
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       for (const socket of wsServer.clients) socket.close(CloseCode.GoingAway, "Server shutting down");

@@ -124,4 +124,6 @@ export type Topics = {
   roomTraffic: [roomId: string, message: RoomTrafficMessage];
   /** A user's room memberships changed; the instances holding the user's streams subscribe. */
   roomMembership: [userId: string, message: RoomMembershipMessage];
+  /** The app server changed the moderation rules: every instance reloads them. */
+  moderationRulesChanged: [scope: "all", message: Record<string, never>];
 };

@@ -5,6 +5,7 @@ import type { Device, Prisma, User } from "../generated/prisma/client.js";
 import { hashPassword, verifyPassword } from "../security/passwords.js";
 import { newToken } from "../security/tokens.js";
 import { requireUser } from "./access.js";
+import { moderateField } from "./moderation/check.js";
 import {
   endSessions,
   lockUser,
@@ -88,7 +89,8 @@ export async function openSession(
 
 export async function register(ctx: Context, input: NewUserInput & DeviceInput): Promise<AuthPayload> {
   const device = checkDevice(input);
-  const account = await checkNewUser(ctx.services, input);
+  const checked = await checkNewUser(ctx.services, input);
+  const account = { ...checked, nickname: await moderateField(ctx, "NICKNAME", checked.nickname) };
   const { token, hash } = newToken("user");
   try {
     // A new account has no sessions to count, so the user and its first device go in together.
@@ -166,7 +168,11 @@ export async function updateProfile(
   if (input.nickname === null)
     throw badInput("nickname cannot be removed; omit it to keep the current one", "nickname");
   if (input.nickname !== undefined)
-    data.nickname = check.text(input.nickname, "nickname", { max: NICKNAME_MAX });
+    data.nickname = await moderateField(
+      ctx,
+      "NICKNAME",
+      check.text(input.nickname, "nickname", { max: NICKNAME_MAX }),
+    );
   // null clears the avatar; omitting it keeps the current one.
   if (input.avatarUrl !== undefined)
     data.avatarUrl = input.avatarUrl && check.httpUrl(input.avatarUrl, "avatarUrl");

@@ -138,7 +138,7 @@ export async function prepareBody(ctx: Context, userId: string, input: BodyInput
   }
 }
 
-function customFields(raw: unknown): Record<string, string> {
+export function customFields(raw: unknown): Record<string, string> {
   if (raw == null) return {};
   const fields = check.jsonObject(raw, "fields", Number.MAX_SAFE_INTEGER);
   const entries = Object.entries(fields);
@@ -151,6 +151,26 @@ function customFields(raw: unknown): Record<string, string> {
     if (typeof value !== "string") throw badInput(`fields.${key} must be a string`, "fields");
   }
   return fields as Record<string, string>;
+}
+
+/** The body's searchText again, after its text was changed (masked by moderation, rewritten by the app). */
+export function withSearchText(prepared: PreparedBody): PreparedBody {
+  const body = prepared.body as Record<string, string | null | Record<string, string>>;
+  switch (prepared.type) {
+    case "TEXT":
+      return { ...prepared, searchText: body.text as string };
+    case "LOCATION":
+      return { ...prepared, searchText: body.address as string | null };
+    case "CUSTOM":
+      return {
+        ...prepared,
+        searchText: [body.event, ...Object.values(body.fields as Record<string, string>)].join(" "),
+      };
+    case "COMBINED":
+      return { ...prepared, searchText: [body.title, body.summary].filter(Boolean).join(" ") };
+    default:
+      return prepared;
+  }
 }
 
 async function readableAttachment(ctx: Context, userId: string, id: string) {

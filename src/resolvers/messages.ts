@@ -16,6 +16,7 @@ import {
   type RoomTarget,
   requireConversation,
   resolveTarget,
+  type Target,
 } from "./chats.js";
 import { sendCommand } from "./commands.js";
 import { blockedByRecipient, notAContact, requireMayMessage } from "./contacts.js";
@@ -34,6 +35,7 @@ import { pageSize } from "./paging.js";
 import { requireRoomMember } from "./rooms/access.js";
 import { historyFloor, sendToRoom } from "./rooms/messages.js";
 import { RoomNotes } from "./rooms/roster.js";
+import { moderateMessage, type Outgoing, recordOutgoing, screenOutgoing } from "./screening.js";
 import { sendToThread } from "./threads/messages.js";
 import * as check from "./validation.js";
 import { parseMessageId, readableWhere, requireVisibleMessage, visibleMessages } from "./visibility.js";
@@ -85,12 +87,31 @@ export async function sendAs(
 ): Promise<MessageRecord> {
   if (sender.bannedAt) throw new AppError("USER_BANNED", "A banned user cannot send messages");
   const target = await resolveTarget(ctx, input.to, sender.id);
-  const prepared = await prepareBody(ctx, sender.id, input.body);
-  const ext =
+  const written = await prepareBody(ctx, sender.id, input.body);
+  const writtenExt =
     input.ext == null ? {} : check.jsonObject(input.ext, "ext", ctx.services.config.maxMessageBytes);
-  checkMessageSize(ctx, prepared.body, ext);
+  checkMessageSize(ctx, written.body, writtenExt);
   const clientMessageId =
     input.clientMessageId == null ? null : check.text(input.clientMessageId, "clientMessageId", { max: 128 });
+  // Commands are never stored, so there is nothing to screen.
+  const outgoing =
+    screened && written.type !== "COMMAND"
+      ? await screenOutgoing(ctx, sender, target, { prepared: written, ext: writtenExt }, clientMessageId)
+      : { prepared: written, ext: writtenExt, findings: [] };
+  const message = await storeOutgoing(ctx, sender, target, input, outgoing, clientMessageId, screened);
+  await recordOutgoing(ctx, outgoing, { userId: sender.id, chatId: message.chatId, messageId: message.id });
+  return message;
+}
+
+async function storeOutgoing(
+  ctx: Context,
+  sender: User,
+  target: Target,
+  input: SendMessageInput,
+  { prepared, ext }: Outgoing,
+  clientMessageId: string | null,
+  screened: boolean,
+): Promise<MessageRecord> {
   // A retry of a clientMessageId already stored gets the first message back.
   const earlier = () => (clientMessageId ? findByClientId(ctx, sender.id, clientMessageId) : null);
   if (target.type !== "DIRECT") {
@@ -423,8 +444,13 @@ export async function editMessage(ctx: Context, id: string, body: BodyInput): Pr
   if (bodyType(body) !== original.type) {
     throw badInput(`The new body must be of the same type (${original.type.toLowerCase()})`, "body");
   }
-  const prepared = await prepareBody(ctx, user.id, body);
-  checkMessageSize(ctx, prepared.body, original.ext as Record<string, unknown>);
+  const ext = original.ext as Record<string, unknown>;
+  const where = { userId: user.id, chatId: original.chatId, messageId: original.id };
+  // The ext was screened when the message was sent; the new body is screened now.
+  const written = await prepareBody(ctx, user.id, body);
+  checkMessageSize(ctx, written.body, ext);
+  const outgoing = await moderateMessage(ctx, where, original.chatType, { prepared: written, ext: {} });
+  const prepared = outgoing.prepared;
   const edited = await changeMessage(ctx, original, "MESSAGE_EDITED", null, async (tx) => {
     const [current] = await tx.$queryRaw<{ editCount: number; recalledAt: Date | null }[]>`
       SELECT "editCount", "recalledAt" FROM "Message" WHERE id = ${original.id} FOR UPDATE`;
@@ -442,6 +468,7 @@ export async function editMessage(ctx: Context, id: string, body: BodyInput): Pr
       },
     });
   });
+  await recordOutgoing(ctx, outgoing, where);
   return edited!;
 }
 

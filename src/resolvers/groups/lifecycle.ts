@@ -5,6 +5,7 @@ import { deliver } from "../../delivery/user-log.js";
 import { AppError, badInput } from "../../errors.js";
 import type { Group, GroupJoinPolicy, Prisma } from "../../generated/prisma/client.js";
 import { requireUser } from "../access.js";
+import { moderateField } from "../moderation/check.js";
 import { endThreads } from "../threads/ending.js";
 import { requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
@@ -45,7 +46,15 @@ const description = (raw: string) => check.text(raw, "description", { min: 0, ma
 /** The caller owns the new group; `members` are in at once, everyone told by one GROUP_CREATED. */
 export async function createGroup(ctx: Context, input: CreateGroupInput): Promise<Group> {
   const { user } = requireUser(ctx);
-  const name = check.text(input.name, "name", { max: LIMITS.name });
+  const name = await moderateField(
+    ctx,
+    "GROUP_PROFILE",
+    check.text(input.name, "name", { max: LIMITS.name }),
+  );
+  const groupDescription =
+    input.description == null
+      ? ""
+      : await moderateField(ctx, "GROUP_PROFILE", description(input.description));
   const maxMembers = checkMaxMembers(
     ctx,
     input.maxMembers ?? Math.min(DEFAULT_MAX_MEMBERS, ctx.services.config.groupMaxMembers),
@@ -65,7 +74,7 @@ export async function createGroup(ctx: Context, input: CreateGroupInput): Promis
       data: {
         id,
         name,
-        description: input.description == null ? "" : description(input.description),
+        description: groupDescription,
         isPublic: input.isPublic ?? false,
         joinPolicy: input.joinPolicy ?? "APPROVAL",
         allowMemberInvites: input.allowMemberInvites ?? false,
@@ -143,8 +152,9 @@ export interface UpdateGroupInput {
 export async function updateGroup(ctx: Context, id: string, input: UpdateGroupInput): Promise<Group> {
   const { group } = await requireManager(ctx, id);
   const data: Prisma.GroupUpdateInput = {};
-  if (input.name != null) data.name = check.text(input.name, "name", { max: LIMITS.name });
-  if (input.description != null) data.description = description(input.description);
+  const moderated = (text: string) => moderateField(ctx, "GROUP_PROFILE", text, group.id);
+  if (input.name != null) data.name = await moderated(check.text(input.name, "name", { max: LIMITS.name }));
+  if (input.description != null) data.description = await moderated(description(input.description));
   if (input.ext != null) data.ext = ext(input.ext);
   if (input.isPublic != null) data.isPublic = input.isPublic;
   if (input.joinPolicy != null) data.joinPolicy = input.joinPolicy;
@@ -168,7 +178,12 @@ export async function updateGroup(ctx: Context, id: string, input: UpdateGroupIn
 
 export async function setGroupAnnouncement(ctx: Context, id: string, text: string): Promise<Group> {
   const { group } = await requireManager(ctx, id);
-  const announcement = check.text(text, "text", { min: 0, max: LIMITS.announcement });
+  const announcement = await moderateField(
+    ctx,
+    "GROUP_PROFILE",
+    check.text(text, "text", { min: 0, max: LIMITS.announcement }),
+    group.id,
+  );
   return changeGroup(ctx, group.id, [], async (write) => {
     const updated = await write.tx.group.update({ where: { id: group.id }, data: { announcement } });
     await record(write, "ANNOUNCEMENT_CHANGED", actorId(ctx));

@@ -3,6 +3,7 @@ import type { Context, Services } from "../../context.js";
 import { AppError, badInput, forbidden } from "../../errors.js";
 import type { Prisma, Room } from "../../generated/prisma/client.js";
 import { actorId } from "../groups/access.js";
+import { moderateField } from "../moderation/check.js";
 import { requireUsersNamed } from "../users.js";
 import * as check from "../validation.js";
 import { requireRoomManager, requireRoomOwner } from "./access.js";
@@ -53,7 +54,9 @@ export async function createRoom(ctx: Context, input: CreateRoomInput): Promise<
   } else {
     throw forbidden("Sign in to create a room");
   }
-  const name = check.text(input.name, "name", { max: LIMITS.name });
+  const name = await moderateField(ctx, "ROOM_PROFILE", check.text(input.name, "name", { max: LIMITS.name }));
+  const roomDescription =
+    input.description == null ? "" : await moderateField(ctx, "ROOM_PROFILE", description(input.description));
   const maxMembers = checkMaxMembers(ctx, input.maxMembers ?? ctx.services.config.rooms.maxMembers);
   const id = randomUUID();
   const online = ownerId !== null && (await ctx.services.presence.onlineDevices([ownerId])).has(ownerId);
@@ -64,7 +67,7 @@ export async function createRoom(ctx: Context, input: CreateRoomInput): Promise<
       data: {
         id,
         name,
-        description: input.description == null ? "" : description(input.description),
+        description: roomDescription,
         maxMembers,
         ownerId,
         ext: input.ext == null ? {} : ext(input.ext),
@@ -122,8 +125,9 @@ export interface UpdateRoomInput {
 export async function updateRoom(ctx: Context, id: string, input: UpdateRoomInput): Promise<Room> {
   const { room } = await requireRoomManager(ctx, id);
   const data: Prisma.RoomUpdateInput = {};
-  if (input.name != null) data.name = check.text(input.name, "name", { max: LIMITS.name });
-  if (input.description != null) data.description = description(input.description);
+  const moderated = (text: string) => moderateField(ctx, "ROOM_PROFILE", text, room.id);
+  if (input.name != null) data.name = await moderated(check.text(input.name, "name", { max: LIMITS.name }));
+  if (input.description != null) data.description = await moderated(description(input.description));
   if (input.ext != null) data.ext = ext(input.ext);
   const maxMembers = input.maxMembers == null ? null : checkMaxMembers(ctx, input.maxMembers);
   return changeRoom(ctx, room.id, async (write) => {
@@ -144,7 +148,12 @@ export async function updateRoom(ctx: Context, id: string, input: UpdateRoomInpu
 
 export async function setRoomAnnouncement(ctx: Context, id: string, text: string): Promise<Room> {
   const { room } = await requireRoomManager(ctx, id);
-  const announcement = check.text(text, "text", { min: 0, max: LIMITS.announcement });
+  const announcement = await moderateField(
+    ctx,
+    "ROOM_PROFILE",
+    check.text(text, "text", { min: 0, max: LIMITS.announcement }),
+    room.id,
+  );
   return changeRoom(ctx, room.id, async (write) => {
     const updated = await write.tx.room.update({ where: { id: room.id }, data: { announcement } });
     write.notes.event("ANNOUNCEMENT_CHANGED", actorId(ctx));
