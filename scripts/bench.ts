@@ -9,11 +9,12 @@ import {
   startServer,
   type Transport,
 } from "./bench/harness.js";
+import { runModeration } from "./bench/moderation.js";
 import { runOffline } from "./bench/offline.js";
 import { runPresence } from "./bench/presence.js";
 import { ROOM_BENCH_ENV, runRoom } from "./bench/room.js";
 
-// npm run bench -- [--workload direct|offline|presence|group|room|connections|all] [--mode embedded|services|both]
+// npm run bench -- [--workload direct|offline|presence|group|room|connections|moderation|all] [--mode embedded|services|both]
 //   [--rate 500,1000 (group: 10, room: 20,100)] [--seconds 10] [--pairs 50] [--messages 10000] [--transport ws|http]
 //   [--users 1000] [--watched 100] [--members 500,3000 (default 500)] [--direct-rate 20] [--direct-pairs 4]
 //   [--selection shared,personal (default shared)] [--room-members 2000] [--mix 0.1,0.45 (room: HIGH, LOW shares)]
@@ -46,6 +47,12 @@ const { values } = parseArgs({
     reference: { type: "string", default: "relay" },
   },
 });
+
+// The moderation matcher needs no server: it runs in this process, once.
+if (values.workload === "moderation") {
+  console.log(JSON.stringify(runModeration()));
+  process.exit(0);
+}
 
 const modes: StorageMode[] = values.mode === "both" ? ["embedded", "services"] : [values.mode as StorageMode];
 const workloads =

@@ -40,7 +40,8 @@ export interface OutboxConsumerSpec {
 }
 
 const BATCH = 200;
-const LEASE_SECONDS = 30;
+/** How soon another instance takes over from one that died; renewed while a round runs. */
+const LEASE_SECONDS = 10;
 const ROUND_MS = 10_000;
 const MAX_BACKOFF_SECONDS = 300;
 
@@ -56,7 +57,8 @@ export async function startOutbox(
 ): Promise<OutboxPump> {
   await services.db.query(sql`
     INSERT INTO "OutboxConsumer" (name, "chatTypes", events)
-    VALUES (${spec.name}, ${spec.chatTypes}::"ChatType"[], ${spec.events}::"OutboxEvent"[])
+    VALUES (${spec.name}, ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(spec.chatTypes)}::jsonb))::"ChatType"[],
+      ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(spec.events)}::jsonb))::"OutboxEvent"[])
     ON CONFLICT (name) DO UPDATE SET "chatTypes" = EXCLUDED."chatTypes", events = EXCLUDED.events`);
   let running = true;
   let wake = () => {};
@@ -97,15 +99,20 @@ export async function dropOutboxConsumer(services: Services, name: string): Prom
   await services.db.query(sql`DELETE FROM "OutboxConsumer" WHERE name = ${name}`);
 }
 
-/** One round; returns how long to wait before the next, or undefined for the usual poll. */
-async function pumpOnce(services: Services, spec: OutboxConsumerSpec): Promise<number | undefined> {
+/** Takes or renews this instance's claim on the consumer; false while another instance holds it. */
+async function lease(services: Services, consumer: string): Promise<boolean> {
   const leased = await services.db.query(sql`
     UPDATE "OutboxConsumer" SET "pumpedBy" = ${services.instanceId},
       "pumpedUntil" = now() + make_interval(secs => ${LEASE_SECONDS})
-    WHERE name = ${spec.name}
+    WHERE name = ${consumer}
       AND ("pumpedBy" = ${services.instanceId} OR "pumpedUntil" IS NULL OR "pumpedUntil" < now())
     RETURNING name`);
-  if (leased.length === 0) return (LEASE_SECONDS * 1000) / 6;
+  return leased.length > 0;
+}
+
+/** One round; returns how long to wait before the next, or undefined for the usual poll. */
+async function pumpOnce(services: Services, spec: OutboxConsumerSpec): Promise<number | undefined> {
+  if (!(await lease(services, spec.name))) return (LEASE_SECONDS * 1000) / 4;
   await services.db.query(sql`
     DELETE FROM "OutboxEntry" WHERE consumer = ${spec.name}
       AND "createdAt" < now() - make_interval(hours => ${spec.maxAgeHours}) AND attempts > 0`);
@@ -118,10 +125,17 @@ async function pumpOnce(services: Services, spec: OutboxConsumerSpec): Promise<n
         AND e."chatId" = o."chatId" AND e.id < o.id AND e."nextAttemptAt" > now())
     ORDER BY o.id LIMIT ${BATCH}`);
   if (entries.length === 0) return undefined;
-  const { delivered, failed } = await spec.handle(entries, Date.now() + ROUND_MS);
+  const renewing = setInterval(
+    () => void lease(services, spec.name).catch(() => {}),
+    (LEASE_SECONDS * 1000) / 3,
+  );
+  const { delivered, failed } = await spec
+    .handle(entries, Date.now() + ROUND_MS)
+    .finally(() => clearInterval(renewing));
   await services.db.transaction(async (query) => {
     if (delivered.length > 0) {
-      await query(sql`DELETE FROM "OutboxEntry" WHERE id = ANY(${delivered}::bigint[])`);
+      await query(sql`
+        DELETE FROM "OutboxEntry" WHERE id IN (SELECT jsonb_array_elements_text(${JSON.stringify(delivered)}::jsonb)::bigint)`);
     }
     for (const [id, error] of failed) {
       const attempts = entries.find((entry) => entry.id === id)!.attempts + 1;

@@ -114,6 +114,6 @@ async function messagesOf(services: Services, entries: OutboxEntry[]): Promise<M
       'recalledAt', to_char(m."recalledAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
     ) AS message
     FROM "Message" m JOIN "User" s ON s.id = m."senderId" LEFT JOIN "User" r ON r.id = m."recipientId"
-    WHERE m.id = ANY(${ids}::bigint[])`);
+    WHERE m.id IN (SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::bigint)`);
   return new Map(rows.map((row) => [row.id, row.message]));
 }
