@@ -14,6 +14,7 @@ import "./threads.js";
 import "./rooms.js";
 import "./search.js";
 import "./message-stats.js";
+import "./admin-tools.js";
 import "./events.js";
 
 export const schema = builder.toSchema();
