@@ -65,6 +65,30 @@ async function waitUntilDone(base: string, token: string, id: string, timeoutMs 
   return last;
 }
 
+/**
+ * The times the users' broadcast messages were stored, one per batch (a batch's messages share its
+ * transaction's time), oldest first; each batch must come at least a pace after the one before.
+ */
+async function batchTimes(base: string, users: SignedIn[]): Promise<number[]> {
+  const times = new Set<number>();
+  for (const user of users) {
+    const data = await ok(base, HISTORY, { conversation: { user: "system" }, last: 1 }, user.token);
+    times.add(Date.parse(data.messages.edges[0].node.createdAt));
+  }
+  return [...times].sort((a, b) => a - b);
+}
+
+function assertPaced(times: number[], users: number, perSecond: number) {
+  assert.equal(times.length, Math.ceil(users / perSecond), "batches of BROADCAST_USERS_PER_SECOND users");
+  for (let i = 1; i < times.length; i++) {
+    // A batch of `perSecond` users is due a second after the last; 1 ms for the timestamps' rounding.
+    assert.ok(
+      times[i]! - times[i - 1]! >= 999,
+      `batch ${i} came ${times[i]! - times[i - 1]!} ms after the last`,
+    );
+  }
+}
+
 /** What a user has from the broadcast sender, as texts. */
 async function fromSystem(base: string, user: SignedIn): Promise<string[]> {
   const data = await ok(base, HISTORY, { conversation: { user: "system" }, last: 100 }, user.token);
@@ -186,6 +210,7 @@ describe("adminBroadcast across a restart", () => {
         const status = await waitUntilDone(second.url, await adminToken(second.url), made.id);
         assert.equal(status.sentCount, users.length);
         for (const user of users) assert.deepEqual(await fromSystem(second.url, user), ["once only"]);
+        assertPaced(await batchTimes(second.url, users), users.length, 4);
       } finally {
         await second.stop();
       }
@@ -226,6 +251,8 @@ describe("adminBroadcast on two instances", {
     const status = await waitUntilDone(b.url, token, made.id);
     assert.equal(status.sentCount, users.length, b.stderr());
     for (const user of users) assert.deepEqual(await fromSystem(b.url, user), ["to all, once"]);
+    // Whichever instance sent each batch, together they kept to one pace.
+    assertPaced(await batchTimes(b.url, users), users.length, 4);
   });
 });
 
