@@ -211,6 +211,19 @@ describe("adminBroadcast across a restart", () => {
         assert.equal(status.sentCount, users.length);
         for (const user of users) assert.deepEqual(await fromSystem(second.url, user), ["once only"]);
         assertPaced(await batchTimes(second.url, users), users.length, 4);
+
+        // Cancelled: what it sent stays, and nothing more goes out, also once the next one has run.
+        const admin2 = await adminToken(second.url);
+        const stopped = (await ok(second.url, BROADCAST, { text: "cancelled" }, admin2)).adminBroadcast;
+        const CANCEL = "mutation($id: ID!) { adminCancelBroadcast(id: $id) { status sentCount finishedAt } }";
+        const cancelled = (await ok(second.url, CANCEL, { id: stopped.id }, admin2)).adminCancelBroadcast;
+        assert.equal(cancelled.status, "CANCELLED");
+        assert.ok(cancelled.sentCount < users.length && cancelled.finishedAt);
+        const later = (await ok(second.url, BROADCAST, { text: "later" }, admin2)).adminBroadcast;
+        await waitUntilDone(second.url, admin2, later.id);
+        const got = await Promise.all(users.map((user) => fromSystem(second.url, user)));
+        assert.equal(got.filter((texts) => texts.includes("cancelled")).length, cancelled.sentCount);
+        assert.ok(got.every((texts) => texts.at(-1) === "later"));
       } finally {
         await second.stop();
       }

@@ -12,8 +12,8 @@ import { repeatWithoutOverlap } from "./periodic.js";
 import * as check from "./validation.js";
 
 // adminBroadcast: one direct message from the system account to every user. The mutation only
-// records the broadcast; every instance runs a worker that takes a due broadcast's row (FOR UPDATE
-// SKIP LOCKED, so two instances never hold it at once), stores the next batch of users' messages
+// records the broadcast; every instance runs a worker that takes the oldest running broadcast's row
+// when its next batch is due (FOR UPDATE SKIP LOCKED, so two instances never hold it at once), stores the next batch of users' messages
 // with the direct send's own statement, and moves the cursor, all in one transaction: a crash
 // rolls back both, so nobody is skipped and nobody gets it twice. The row also says when the next
 // batch is due, and broadcasts go one after another, so the pace (BROADCAST_USERS_PER_SECOND) holds
@@ -116,6 +116,10 @@ type BroadcastRow = Pick<Broadcast, "id" | "senderId" | "type" | "attachmentIds"
 export async function sendBroadcastBatch(services: Services): Promise<number | null> {
   const batch = Math.min(MAX_BATCH, services.config.broadcast.usersPerSecond);
   const paceMs = Math.ceil((batch / services.config.broadcast.usersPerSecond) * 1000);
+  // Idle instances ask one cheap question a second, without a transaction.
+  const [due] = await services.db.query(sql`
+    SELECT 1 FROM "Broadcast" WHERE status = 'RUNNING' AND "nextBatchAt" <= now() AT TIME ZONE 'utc' LIMIT 1`);
+  if (!due) return null;
   let wake: ((services: Services) => void) | undefined;
   const sent = await services.db.transaction(async (query) => {
     const [broadcast] = await query<BroadcastRow>(sql`
