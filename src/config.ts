@@ -57,6 +57,7 @@ export interface Config {
   threadSummarySeconds: number;
   rooms: RoomConfig;
   callbacks: CallbackConfig;
+  broadcast: BroadcastConfig;
   graphiql: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
@@ -95,6 +96,14 @@ export interface CallbackConfig {
   postSendTimeoutMs: number;
   /** How long an undelivered post-send call is retried before it is dropped. */
   postSendRetryHours: number;
+}
+
+/** adminBroadcast (README.md, "Broadcasts"). */
+export interface BroadcastConfig {
+  /** The username broadcasts come from; made on first use, with no password, unless it exists. */
+  sender: string;
+  /** Users a broadcast reaches per second, across all instances. */
+  usersPerSecond: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -138,6 +147,15 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
 function text(env: Env, name: string): string | undefined {
   const raw = env[name];
   return raw === undefined || raw === "" ? undefined : raw;
+}
+
+/** A username as register takes it (lower-cased). */
+function username(env: Env, name: string, fallback: string): string {
+  const value = (text(env, name) ?? fallback).toLowerCase();
+  if (!/^[a-z0-9_.-]{1,64}$/.test(value)) {
+    throw new ConfigError(`${name} must be a username (1-64 of a-z 0-9 _ - .), got "${env[name]}"`);
+  }
+  return value;
 }
 
 /** Beside the embedded database; a memory:// database gets a throwaway directory. */
@@ -238,6 +256,10 @@ export function loadConfig(env: Env = process.env): Config {
       slowConsumerSeconds: integer(env, "ROOM_SLOW_CONSUMER_SECONDS", 10, 1, 3600),
     },
     callbacks: callbackConfig(env),
+    broadcast: {
+      sender: username(env, "BROADCAST_SENDER", "system"),
+      usersPerSecond: integer(env, "BROADCAST_USERS_PER_SECOND", 500, 1, 100_000),
+    },
     graphiql: boolean(env, "GRAPHIQL", true),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
   };

@@ -32,6 +32,8 @@ import { connectRedis, type RedisClients } from "./pubsub/redis.js";
 import { CloseCode, ConnectionRegistry, delay, type LiveConnection } from "./realtime/connections.js";
 import { serveGraphqlWs } from "./realtime/graphql-ws.js";
 import { DOWNLOAD_PATH, loadSigningKey, serveDownload } from "./resolvers/attachments.js";
+import { scheduleBroadcasts } from "./resolvers/broadcasts.js";
+import { EXPORT_PATH, serveExport } from "./resolvers/exports.js";
 import { scheduleMessageStats } from "./resolvers/message-stats.js";
 import { followModerationRules } from "./resolvers/moderation/rule-cache.js";
 import { announcePresence } from "./resolvers/presence.js";
@@ -192,6 +194,13 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
         else res.destroy();
       });
     }
+    if (path?.startsWith(EXPORT_PATH) && req.method === "GET") {
+      return serveExport(services, new URL(req.url!, "http://localhost"), res).catch((error: Error) => {
+        log.error("Export failed", { error: error.message });
+        if (!res.headersSent) json(res, 500, { error: "Internal server error" });
+        else res.destroy(); // cut short: the client must not take a partial file for the whole
+      });
+    }
     return yoga.handle(req, res);
   });
 
@@ -286,6 +295,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
         scheduleRoomUpkeep(services),
         scheduleMessageStats(services),
         followModerationRules(services),
+        scheduleBroadcasts(services),
       ];
       stopTimers = () => {
         for (const stop of timers) stop();

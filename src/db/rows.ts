@@ -24,7 +24,14 @@ export function deviceFromRow(row: Record<string, unknown>): Device {
 }
 
 export function messageFromRow(row: Record<string, unknown>): Message {
-  const message = withDates<Message>(row, ["createdAt", "editedAt", "recalledAt", "deliveredAt", "readAt"]);
+  const message = withDates<Message>(row, [
+    "createdAt",
+    "editedAt",
+    "recalledAt",
+    "deliveredAt",
+    "readAt",
+    "importedAt",
+  ]);
   message.id = BigInt(row.id as string | bigint);
   return message;
 }

@@ -89,6 +89,10 @@ export async function openSession(
 
 export async function register(ctx: Context, input: NewUserInput & DeviceInput): Promise<AuthPayload> {
   const device = checkDevice(input);
+  // Broadcasts come from this name: nobody may sign up as it (adminBroadcast makes it, passwordless).
+  if (check.maybeUsername(input.username) === ctx.services.config.broadcast.sender) {
+    throw new AppError("CONFLICT", `The username "${ctx.services.config.broadcast.sender}" is reserved`);
+  }
   const checked = await checkNewUser(ctx.services, input);
   const account = { ...checked, nickname: await moderateField(ctx, "NICKNAME", checked.nickname) };
   const { token, hash } = newToken("user");

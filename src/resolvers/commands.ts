@@ -44,6 +44,7 @@ export async function commandMessage(
     deliveredAt: null,
     readAt: null,
     searchText: null,
+    importedAt: null,
   };
   return { record, wire: messageToWire(record) };
 }

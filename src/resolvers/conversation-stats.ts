@@ -25,7 +25,7 @@ export interface GroupConversationStats {
 
 /**
  * The counts of the viewer's group conversations, by chat id: unread are others' messages after the
- * read position that the viewer may read and has not deleted; a member who blocked the group's
+ * read position that the viewer may read and has not deleted, imported history aside; a member who blocked the group's
  * messages has none. Nothing is counted on send, so nothing can drift.
  */
 export async function groupConversationStats(
@@ -56,7 +56,8 @@ export async function groupConversationStats(
         SELECT count(*) AS unread, count(*) FILTER (WHERE m."mentionAll" OR c."userId" = ANY(m.mentions)) AS mentions
         FROM "Message" m
         WHERE m."chatId" = c."chatId" AND m.id > greatest(c."readUpToId", c."clearedUpToId")
-          AND m."senderId" <> c."userId" AND m."recalledAt" IS NULL AND NOT coalesce(gm."messagesBlocked", false)
+          AND m."senderId" <> c."userId" AND m."recalledAt" IS NULL AND m."importedAt" IS NULL
+          AND NOT coalesce(gm."messagesBlocked", false)
           AND ${inHistory}) AS u
       WHERE c."userId" = $1::uuid AND c."chatId" = ANY($2::uuid[])`,
     values: [userId, [...chatIds]],

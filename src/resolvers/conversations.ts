@@ -21,7 +21,7 @@ const MAX_MARKS = 20;
 
 /**
  * Recomputes what depends on which messages the user can still see: the last message, and the
- * unread count (messages from others after the read mark, neither recalled nor deleted).
+ * unread count (messages from others after the read mark, neither recalled, deleted nor imported).
  */
 export async function refreshConversation(tx: Tx, userId: string, chatId: string): Promise<void> {
   await tx.$executeRaw`
@@ -33,7 +33,7 @@ export async function refreshConversation(tx: Tx, userId: string, chatId: string
       "unreadCount" = (
         SELECT count(*) FROM "Message" m
         WHERE m."chatId" = c."chatId" AND m.id > greatest(c."clearedUpToId", c."readUpToId")
-          AND m."senderId" <> c."userId" AND m."recalledAt" IS NULL
+          AND m."senderId" <> c."userId" AND m."recalledAt" IS NULL AND m."importedAt" IS NULL
           AND NOT EXISTS (SELECT 1 FROM "HiddenMessage" h WHERE h."userId" = c."userId" AND h."messageId" = m.id)),
       "updatedAt" = now()
     WHERE c."userId" = ${userId}::uuid AND c."chatId" = ${chatId}::uuid`;

@@ -8,7 +8,8 @@ import { repeatWithoutOverlap } from "./periodic.js";
 // adminMessageStats reads daily counts that every instance rolls up from Message, plus a live count
 // of the few messages not rolled up yet: never a scan of every message, and never a write on the
 // send path. Messages are counted once they have settled (a send's id is taken and committed
-// within one short transaction, so none with a lower id can still appear), and room history is
+// within one short transaction, so none with a lower id can still appear; imported history, whose
+// createdAt is its past sentAt, settles from its importedAt), and room history is
 // trimmed only below the watermark (rooms/messages.ts), so every stored message is counted.
 
 const SETTLED_AFTER_MS = 60_000;
@@ -70,7 +71,7 @@ export async function rollUpMessageStats(
       const [row] = await query<{ upTo: string | null; n: string }>(sql`
         SELECT max(id)::text AS "upTo", count(*)::text AS n FROM (
           SELECT id FROM "Message" WHERE id > ${from.toString()}::bigint
-            AND "createdAt" < now() at time zone 'utc' - ${settledAfterMs / 1000} * interval '1 second'
+            AND coalesce("importedAt", "createdAt") < now() at time zone 'utc' - ${settledAfterMs / 1000} * interval '1 second'
           ORDER BY id LIMIT ${BATCH}
         ) settled`);
       if (!row?.upTo) return 0;

@@ -1,6 +1,6 @@
 import type { Context, Services } from "../context.js";
 import { messageFromRow } from "../db/rows.js";
-import { fragment, prepared, sql } from "../db/sql.js";
+import { fragment, prepared, type SqlStatement, sql } from "../db/sql.js";
 import { groupCommit } from "../delivery/group-commit.js";
 import {
   positioned,
@@ -64,10 +64,25 @@ export type DirectSendRefusal = "DUPLICATE" | "RECIPIENT_GONE" | "BLOCKED" | "NO
 export type DirectSendResult = { message: Message } | { refusal: DirectSendRefusal };
 
 async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promise<DirectSendResult[]> {
+  const stored = await storeDirectMessagesWith((statement) => services.db.query(statement), inputs);
+  stored.wake(services);
+  return stored.results;
+}
+
+type Query = <Row>(statement: SqlStatement) => Promise<Row[]>;
+
+/**
+ * The batch statement on `query`: the pool, or a transaction that commits more with the messages
+ * (a broadcast's progress). Call `wake` once they are committed.
+ */
+export async function storeDirectMessagesWith(
+  query: Query,
+  inputs: NewDirectMessage[],
+): Promise<{ results: DirectSendResult[]; wake(services: Services): void }> {
   // One jsonb parameter rather than an array per column: an array's length is read at planning time,
   // which made PostgreSQL plan the statement anew on every run; this way its one plan is kept.
   const batch = inputs.map((input, k) => ({ ...input, k }));
-  const rows = await services.db.query<StoredRow>(
+  const rows = await query<StoredRow>(
     prepared(
       "store-direct-messages",
       sql`
@@ -132,11 +147,15 @@ async function storeBatch(services: Services, inputs: NewDirectMessage[]): Promi
   // One row even when nothing was stored; ids were taken in input order, so the i-th message by id
   // is the i-th accepted input.
   const messages = rows.flatMap((row) => (row.message ? [messageFromRow(row.message)] : []));
-  if (messages.length > 0) wakeStreams(services, written(messages, rows[0]!.positions), messages);
   let next = 0;
-  return rows[0]!.verdicts.map((verdict) =>
-    verdict ? { refusal: verdict } : { message: messages[next++]! },
-  );
+  return {
+    results: rows[0]!.verdicts.map((verdict) =>
+      verdict ? { refusal: verdict } : { message: messages[next++]! },
+    ),
+    wake: (services) => {
+      if (messages.length > 0) wakeStreams(services, written(messages, rows[0]!.positions), messages);
+    },
+  };
 }
 
 /** Each user's events of the batch, at the positions the statement gave them (in message order). */

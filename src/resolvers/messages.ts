@@ -422,7 +422,9 @@ export async function recallMessage(ctx: Context, id: string): Promise<Message> 
       data: { recalledAt: new Date(), recalledById: by, body: Prisma.DbNull },
     });
     if (recalled.count === 0) return null; // recalled meanwhile; that recall told everyone
-    // An unread recalled message no longer counts as unread (group counts are derived and follow).
+    // An unread recalled message no longer counts as unread (group counts are derived and follow);
+    // imported history never counted.
+    if (original.importedAt) return true;
     await tx.$executeRaw`
       UPDATE "Conversation" SET "unreadCount" = greatest("unreadCount" - 1, 0), "updatedAt" = now()
       WHERE "chatId" = ${original.chatId}::uuid AND "chatType" = 'DIRECT' AND "userId" <> ${original.senderId}::uuid
