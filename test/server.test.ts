@@ -142,6 +142,28 @@ describe("PostgreSQL dropping connections", { skip: servicesMode ? false : "need
   });
 });
 
+describe("PostgreSQL in another time zone", { skip: servicesMode ? false : "needs DATABASE_URL" }, () => {
+  it("stores and reports times in UTC when the database's own time zone is not", async () => {
+    const storage = await testStorage();
+    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    const database = new URL(storage.env.DATABASE_URL!).pathname.slice(1);
+    await admin.query(`ALTER DATABASE "${database}" SET timezone = 'Asia/Shanghai'`);
+    await admin.end();
+    const app = await startApp(storage.env);
+    try {
+      const [alice, bob] = [await signUp(app.url), await signUp(app.url)];
+      const before = Date.now();
+      const sent = await sendText(app.url, alice.token, bob.username, "what time is it");
+      // Written by the server's own statement (now()), not by Prisma: eight hours off without UTC sessions.
+      assert.ok(Math.abs(Date.parse(sent.createdAt) - before) < 60_000, `createdAt ${sent.createdAt}`);
+    } finally {
+      await app.stop();
+      await storage.cleanup();
+    }
+  });
+});
+
 describe("the server process", () => {
   it("keeps embedded data across a restart, and refuses a second server on the same data directory", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "im-data-"));

@@ -64,7 +64,9 @@ export async function openDatabase(config: Config, log?: Logger): Promise<Databa
 
 async function openPostgres(connectionString: string, max: number, log?: Logger): Promise<Database> {
   // One pool, shared by Prisma and the hot-path statements.
-  const pool = new pg.Pool({ connectionString, max });
+  // Statements write now() into `timestamp` columns, which Prisma reads as UTC: the session must be
+  // in UTC whatever the server's default time zone is.
+  const pool = new pg.Pool({ connectionString, max, options: "-c TimeZone=UTC" });
   // An idle connection the server drops (a restart, a failover) is replaced on next use; without a
   // listener its error would end the process.
   pool.on("error", (error) => log?.warn("PostgreSQL connection lost", { error: error.message }));
