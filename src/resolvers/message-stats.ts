@@ -1,9 +1,9 @@
 import type { Context, Services } from "../context.js";
 import { sql } from "../db/sql.js";
-import { badInput } from "../errors.js";
 import type { MessageType } from "../generated/prisma/client.js";
 import { requireAdmin } from "./access.js";
 import { repeatWithoutOverlap } from "./periodic.js";
+import { dayRange } from "./validation.js";
 
 // adminMessageStats reads daily counts that every instance rolls up from Message, plus a live count
 // of the few messages not rolled up yet: never a scan of every message, and never a write on the
@@ -16,7 +16,6 @@ const SETTLED_AFTER_MS = 60_000;
 const ROLL_UP_EVERY_MS = 30_000;
 /** Messages per transaction, so a first roll-up over a large history does not hold one for long. */
 const BATCH = 50_000;
-const MAX_DAYS = 366;
 
 export interface MessageStat {
   day: string;
@@ -30,12 +29,7 @@ export async function adminMessageStats(
   range: { from: Date; to: Date },
 ): Promise<MessageStat[]> {
   requireAdmin(ctx);
-  const from = utcDay(range.from);
-  const to = utcDay(range.to);
-  if (to < from) throw badInput("to is before from", "to");
-  if ((Date.parse(to) - Date.parse(from)) / 86_400_000 >= MAX_DAYS) {
-    throw badInput(`At most ${MAX_DAYS} days at a time`, "to");
-  }
+  const { from, to } = dayRange(range);
   // One statement, one snapshot: the roll-up moves counts and the watermark together.
   return ctx.services.db.query<MessageStat>(sql`
     SELECT day::text AS day, type::text AS type, sum(n)::int AS count FROM (
@@ -47,10 +41,6 @@ export async function adminMessageStats(
       GROUP BY 1, 2
     ) counted
     GROUP BY day, type ORDER BY day, type`);
-}
-
-function utcDay(date: Date): string {
-  return date.toISOString().slice(0, 10);
 }
 
 /**

@@ -90,3 +90,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isId(raw: string): boolean {
   return UUID.test(raw);
 }
+
+const MAX_DAYS = 366;
+
+/** The UTC days of `from` through `to` (YYYY-MM-DD), for per-day statistics: at most a year. */
+export function dayRange(range: { from: Date; to: Date }): { from: string; to: string } {
+  const from = range.from.toISOString().slice(0, 10);
+  const to = range.to.toISOString().slice(0, 10);
+  if (to < from) throw badInput("to is before from", "to");
+  if ((Date.parse(to) - Date.parse(from)) / 86_400_000 >= MAX_DAYS) {
+    throw badInput(`At most ${MAX_DAYS} days at a time`, "to");
+  }
+  return { from, to };
+}

@@ -69,20 +69,13 @@ export interface ModerationStat {
   count: number;
 }
 
-const MAX_DAYS = 366;
-
 /** Records per UTC day and action, the days of `from` through `to`. */
 export async function adminModerationStats(
   ctx: Context,
   range: { from: Date; to: Date },
 ): Promise<ModerationStat[]> {
   requireAdmin(ctx);
-  const from = range.from.toISOString().slice(0, 10);
-  const to = range.to.toISOString().slice(0, 10);
-  if (to < from) throw badInput("to is before from", "to");
-  if ((Date.parse(to) - Date.parse(from)) / 86_400_000 >= MAX_DAYS) {
-    throw badInput(`At most ${MAX_DAYS} days at a time`, "to");
-  }
+  const { from, to } = check.dayRange(range);
   return ctx.services.db.query<ModerationStat>(sql`
     SELECT "createdAt"::date::text AS day, action::text AS action, count(*)::int AS count
     FROM "ModerationRecord"
