@@ -44,6 +44,8 @@ const BATCH = 200;
 const LEASE_SECONDS = 10;
 const ROUND_MS = 10_000;
 const MAX_BACKOFF_SECONDS = 300;
+/** The longest a pump waits before looking again while every queued entry waits out a back-off. */
+const MAX_IDLE_MS = 5000;
 
 export interface OutboxPump {
   stop(): Promise<void>;
@@ -99,6 +101,18 @@ export async function dropOutboxConsumer(services: Services, name: string): Prom
   await services.db.query(sql`DELETE FROM "OutboxConsumer" WHERE name = ${name}`);
 }
 
+/**
+ * Nothing is due: entries may still be waiting behind failed ones. Rather than scan that backlog on
+ * every poll, wait until the earliest retry (an index look-up), at most MAX_IDLE_MS so new chats'
+ * entries are not held up long.
+ */
+async function untilNextRetry(services: Services, consumer: string): Promise<number | undefined> {
+  const [next] = await services.db.query<{ ms: number | null }>(sql`
+    SELECT extract(epoch FROM min("nextAttemptAt") - now()::timestamp) * 1000 AS ms
+    FROM "OutboxEntry" WHERE consumer = ${consumer} AND "nextAttemptAt" > now()`);
+  return next?.ms == null ? undefined : Math.min(Math.max(Number(next.ms), 0), MAX_IDLE_MS);
+}
+
 /** Takes or renews this instance's claim on the consumer; false while another instance holds it. */
 async function lease(services: Services, consumer: string): Promise<boolean> {
   const leased = await services.db.query(sql`
@@ -124,7 +138,7 @@ async function pumpOnce(services: Services, spec: OutboxConsumerSpec): Promise<n
       AND NOT EXISTS (SELECT 1 FROM "OutboxEntry" e WHERE e.consumer = o.consumer
         AND e."chatId" = o."chatId" AND e.id < o.id AND e."nextAttemptAt" > now())
     ORDER BY o.id LIMIT ${BATCH}`);
-  if (entries.length === 0) return undefined;
+  if (entries.length === 0) return untilNextRetry(services, spec.name);
   const renewing = setInterval(
     () => void lease(services, spec.name).catch(() => {}),
     (LEASE_SECONDS * 1000) / 3,

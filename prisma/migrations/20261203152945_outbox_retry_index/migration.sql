@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "OutboxEntry_consumer_nextAttemptAt_idx" ON "OutboxEntry"("consumer", "nextAttemptAt");
