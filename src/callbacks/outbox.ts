@@ -56,7 +56,7 @@ export async function startOutbox(
 ): Promise<OutboxPump> {
   await services.db.query(sql`
     INSERT INTO "OutboxConsumer" (name, "chatTypes", events)
-    VALUES (${spec.name}, ${spec.chatTypes}::"ChatType"[], ${spec.events}::"OutboxEvent"[])
+    VALUES (${spec.name}, ${spec.chatTypes}::text[]::"ChatType"[], ${spec.events}::text[]::"OutboxEvent"[])
     ON CONFLICT (name) DO UPDATE SET "chatTypes" = EXCLUDED."chatTypes", events = EXCLUDED.events`);
   let running = true;
   let wake = () => {};

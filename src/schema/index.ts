@@ -15,6 +15,7 @@ import "./rooms.js";
 import "./search.js";
 import "./message-stats.js";
 import "./moderation.js";
+import "./push.js";
 import "./events.js";
 
 export const schema = builder.toSchema();
