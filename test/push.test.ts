@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { verifySignature } from "../src/callbacks/signing.js";
 import { sql } from "../src/db/sql.js";
 import type { App } from "../src/server.js";
 import { spawnServer, startApp, type TestServer, testStorage } from "./helpers/app.js";
@@ -16,7 +20,8 @@ import { CREATE_ROOM, JOIN_ROOM } from "./helpers/rooms.js";
 const REGISTER = `mutation($p: PushProvider!, $t: String!, $d: ID) {
   registerPushToken(provider: $p, token: $t, deviceId: $d) { id provider token deviceId }
 }`;
-const UNREGISTER = "mutation($p: PushProvider!, $t: String!) { unregisterPushToken(provider: $p, token: $t) }";
+const UNREGISTER =
+  "mutation($p: PushProvider!, $t: String!) { unregisterPushToken(provider: $p, token: $t) }";
 const TOKENS = "{ pushTokens { provider token deviceId } }";
 const SETTINGS_FIELDS = "displayStyle doNotDisturb { start end } pushName";
 const SET_SETTINGS = `mutation($s: PushDisplayStyle, $dnd: DoNotDisturbInput, $n: String) {
@@ -79,17 +84,27 @@ describe("push tokens and settings", () => {
     const apnsToken = "AB".repeat(32);
     await ok(url, REGISTER, { p: "APNS", t: apnsToken, d: alice.deviceId }, alice.token);
     assert.deepEqual(
-      (await ok(url, TOKENS, {}, alice.token)).pushTokens.map((token: { provider: string }) => token.provider),
+      (await ok(url, TOKENS, {}, alice.token)).pushTokens.map(
+        (token: { provider: string }) => token.provider,
+      ),
       ["WEB_PUSH", "APNS"],
     );
     // The same phone signed in as someone else: the token follows the login.
     await ok(url, REGISTER, { p: "APNS", t: apnsToken }, bob.token);
     assert.deepEqual(
-      (await ok(url, TOKENS, {}, alice.token)).pushTokens.map((token: { provider: string }) => token.provider),
+      (await ok(url, TOKENS, {}, alice.token)).pushTokens.map(
+        (token: { provider: string }) => token.provider,
+      ),
       ["WEB_PUSH"],
     );
-    assert.equal((await ok(url, UNREGISTER, { p: "APNS", t: apnsToken }, alice.token)).unregisterPushToken, false);
-    assert.equal((await ok(url, UNREGISTER, { p: "APNS", t: apnsToken }, bob.token)).unregisterPushToken, true);
+    assert.equal(
+      (await ok(url, UNREGISTER, { p: "APNS", t: apnsToken }, alice.token)).unregisterPushToken,
+      false,
+    );
+    assert.equal(
+      (await ok(url, UNREGISTER, { p: "APNS", t: apnsToken }, bob.token)).unregisterPushToken,
+      true,
+    );
     assert.deepEqual((await ok(url, TOKENS, {}, bob.token)).pushTokens, []);
   });
 
@@ -107,7 +122,13 @@ describe("push tokens and settings", () => {
     await fails("BAD_USER_INPUT", url, REGISTER, { p: "FCM", t: "" }, alice.token);
     await fails("BAD_USER_INPUT", url, REGISTER, { p: "FCM", t: "abc", d: "nope" }, alice.token);
     await fails("FORBIDDEN", url, REGISTER, { p: "FCM", t: "abc", d: bob.deviceId }, alice.token);
-    await fails("NOT_FOUND", url, REGISTER, { p: "FCM", t: "abc", d: "00000000-0000-4000-8000-000000000000" }, alice.token);
+    await fails(
+      "NOT_FOUND",
+      url,
+      REGISTER,
+      { p: "FCM", t: "abc", d: "00000000-0000-4000-8000-000000000000" },
+      alice.token,
+    );
     // WEBHOOK is not configured on this server.
     await fails("BAD_USER_INPUT", url, REGISTER, { p: "WEBHOOK", t: "abc" }, alice.token);
     await fails("FORBIDDEN", url, REGISTER, { p: "FCM", t: "abc" }, await adminToken(url));
@@ -118,26 +139,46 @@ describe("push tokens and settings", () => {
 
   it("keeps settings, changes only what is given, and refuses bad times and names", async () => {
     const alice = await signUp(url);
-    assert.deepEqual((await ok(url, `{ pushSettings { ${SETTINGS_FIELDS} } }`, {}, alice.token)).pushSettings, {
-      displayStyle: "SUMMARY",
-      doNotDisturb: null,
-      pushName: null,
-    });
-    const set = await ok(url, SET_SETTINGS, { s: "CONTENT", dnd: { start: "22:30", end: "07:00" }, n: " Ally " }, alice.token);
+    assert.deepEqual(
+      (await ok(url, `{ pushSettings { ${SETTINGS_FIELDS} } }`, {}, alice.token)).pushSettings,
+      {
+        displayStyle: "SUMMARY",
+        doNotDisturb: null,
+        pushName: null,
+      },
+    );
+    const set = await ok(
+      url,
+      SET_SETTINGS,
+      { s: "CONTENT", dnd: { start: "22:30", end: "07:00" }, n: " Ally " },
+      alice.token,
+    );
     assert.deepEqual(set.setPushSettings, {
       displayStyle: "CONTENT",
       doNotDisturb: { start: "22:30", end: "07:00" },
       pushName: "Ally",
     });
-    const partly = await ok(url, "mutation { setPushSettings(doNotDisturb: null) { displayStyle doNotDisturb { start } pushName } }", {}, alice.token);
-    assert.deepEqual(partly.setPushSettings, { displayStyle: "CONTENT", doNotDisturb: null, pushName: "Ally" });
+    const partly = await ok(
+      url,
+      "mutation { setPushSettings(doNotDisturb: null) { displayStyle doNotDisturb { start } pushName } }",
+      {},
+      alice.token,
+    );
+    assert.deepEqual(partly.setPushSettings, {
+      displayStyle: "CONTENT",
+      doNotDisturb: null,
+      pushName: "Ally",
+    });
     await fails("BAD_USER_INPUT", url, SET_SETTINGS, { dnd: { start: "24:00", end: "07:00" } }, alice.token);
     await fails("BAD_USER_INPUT", url, SET_SETTINGS, { dnd: { start: "7:00", end: "08:00" } }, alice.token);
     await fails("BAD_USER_INPUT", url, SET_SETTINGS, { dnd: { start: "08:00", end: "08:00" } }, alice.token);
     await fails("BAD_USER_INPUT", url, SET_SETTINGS, { n: "x".repeat(65) }, alice.token);
     await fails("BAD_USER_INPUT", url, SET_SETTINGS, { s: "LOUD" }, alice.token);
     const config = (await ok(url, "{ pushConfig { providers vapidPublicKey } }", {}, alice.token)).pushConfig;
-    assert.deepEqual(config, { providers: ["FCM", "APNS", "WEB_PUSH"], vapidPublicKey: webPush.env().VAPID_PUBLIC_KEY });
+    assert.deepEqual(config, {
+      providers: ["FCM", "APNS", "WEB_PUSH"],
+      vapidPublicKey: webPush.env().VAPID_PUBLIC_KEY,
+    });
   });
 });
 
@@ -180,7 +221,12 @@ describe("who gets a push", () => {
 
     await socket.dispose();
     for (;;) {
-      const status = await ok(url, "query($u: [String!]!) { presence(usernames: $u) { online } }", { u: [bob.username] }, alice.token);
+      const status = await ok(
+        url,
+        "query($u: [String!]!) { presence(usernames: $u) { online } }",
+        { u: [bob.username] },
+        alice.token,
+      );
       if (!status.presence[0].online) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -189,8 +235,19 @@ describe("who gets a push", () => {
   });
 
   it("a muted conversation gets none but a mention still does; quiet hours get none", async () => {
-    const [owner, muted, listening] = [await signUp(url), await offlineWithWebPush(), await offlineWithWebPush()];
-    const group = (await ok(url, CREATE_GROUP, { name: "team", members: [muted.username, listening.username] }, owner.token)).createGroup;
+    const [owner, muted, listening] = [
+      await signUp(url),
+      await offlineWithWebPush(),
+      await offlineWithWebPush(),
+    ];
+    const group = (
+      await ok(
+        url,
+        CREATE_GROUP,
+        { name: "team", members: [muted.username, listening.username] },
+        owner.token,
+      )
+    ).createGroup;
     await ok(url, MUTE, { c: { group: group.id } }, muted.token);
     await ok(url, SEND_GROUP, { g: group.id, text: "standup in 5" }, owner.token);
     await webPush.waitFor(listening.push);
@@ -219,13 +276,23 @@ describe("who gets a push", () => {
   it("groups above PUSH_LARGE_GROUP_MEMBERS push mentions only; rooms never push", async () => {
     const owner = await signUp(url);
     const members = [await offlineWithWebPush(), await offlineWithWebPush(), await offlineWithWebPush()];
-    const group = (await ok(url, CREATE_GROUP, { name: "big", members: members.map((m) => m.username) }, owner.token)).createGroup;
+    const group = (
+      await ok(url, CREATE_GROUP, { name: "big", members: members.map((m) => m.username) }, owner.token)
+    ).createGroup;
     await ok(url, SEND_GROUP, { g: group.id, text: "everyone?" }, owner.token);
-    await ok(url, SEND_GROUP, { g: group.id, text: "just you", mentions: [members[0]!.username] }, owner.token);
+    await ok(
+      url,
+      SEND_GROUP,
+      { g: group.id, text: "just you", mentions: [members[0]!.username] },
+      owner.token,
+    );
     const [only] = await webPush.waitFor(members[0]!.push);
     await drained();
     assert.equal(only!.payload.mentioned, "true");
-    assert.deepEqual([members[1], members[2]].map((m) => webPush.for(m!.push).length), [0, 0]);
+    assert.deepEqual(
+      [members[1], members[2]].map((m) => webPush.for(m!.push).length),
+      [0, 0],
+    );
 
     const admin = await adminToken(url);
     const room = (await ok(url, CREATE_ROOM, { name: "lobby", owner: owner.username }, admin)).createRoom;
@@ -247,7 +314,11 @@ describe("sending", () => {
     const [alice, bob] = [await signUp(url), await offlineWithWebPush()];
     await ok(url, SET_SETTINGS, { s: "CONTENT" }, bob.token);
     let release!: () => void;
-    webPush.plan(bob.push, { hold: new Promise<void>((resolve) => { release = resolve; }) });
+    webPush.plan(bob.push, {
+      hold: new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    });
     await sendText(url, alice.token, bob.username, "one");
     await webPush.waitFor(bob.push);
     for (const text of ["two", "three", "four", "five"]) await sendText(url, alice.token, bob.username, text);
@@ -299,7 +370,9 @@ describe("sending", () => {
     await ok(url, REGISTER, { p: "FCM", t: `fcm-${carol.userId}` }, carol.token);
     fcm.plan(`fcm-${carol.userId}`, {
       status: 404,
-      body: JSON.stringify({ error: { code: 404, status: "NOT_FOUND", details: [{ errorCode: "UNREGISTERED" }] } }),
+      body: JSON.stringify({
+        error: { code: 404, status: "NOT_FOUND", details: [{ errorCode: "UNREGISTERED" }] },
+      }),
     });
     await sendText(url, alice.token, carol.username, "uninstalled?");
     await fcm.waitFor(`fcm-${carol.userId}`);
@@ -313,13 +386,19 @@ describe("sending", () => {
     const carolToken = Buffer.from(carol.userId.replaceAll("-", ""), "hex").toString("hex").padEnd(64, "1");
     await ok(url, REGISTER, { p: "APNS", t: bobToken }, bob.token);
     await ok(url, REGISTER, { p: "APNS", t: carolToken }, carol.token);
-    apns.plan(carolToken, { status: 410, body: JSON.stringify({ reason: "Unregistered", timestamp: Date.now() }) });
+    apns.plan(carolToken, {
+      status: 410,
+      body: JSON.stringify({ reason: "Unregistered", timestamp: Date.now() }),
+    });
     await ok(url, SET_SETTINGS, { s: "CONTENT" }, bob.token);
     const message = await sendText(url, alice.token, bob.username, "hi iphone");
     await sendText(url, alice.token, carol.username, "hi old iphone");
     const [received] = await apns.waitFor(bobToken);
     assert.equal(received!.headers["apns-push-type"], "alert");
-    assert.match(String(received!.headers["apns-id"]), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.match(
+      String(received!.headers["apns-id"]),
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
     assert.ok(String(received!.headers["apns-collapse-id"]).length > 0);
     assert.deepEqual(received!.payload.aps.alert, { title: alice.username, body: "hi iphone" });
     assert.equal(received!.payload.messageId, message.id);
@@ -327,5 +406,109 @@ describe("sending", () => {
     await drained();
     assert.deepEqual((await ok(url, TOKENS, {}, carol.token)).pushTokens, []);
     assert.equal((await ok(url, TOKENS, {}, bob.token)).pushTokens.length, 1);
+  });
+});
+
+describe("the WEBHOOK provider", () => {
+  it("posts the token and the notification to PUSH_WEBHOOK_URL, signed; 410 unregisters the token", async () => {
+    const secret = "push-webhook-secret-0123";
+    const calls: { body: string; signature: string | undefined }[] = [];
+    const receiver = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks).toString();
+      calls.push({ body, signature: request.headers["x-webhook-signature"] as string | undefined });
+      response.writeHead(JSON.parse(body).token === "dead-token" ? 410 : 200).end();
+    });
+    receiver.listen(0, "127.0.0.1");
+    await once(receiver, "listening");
+    const hook = await startApp({
+      PUSH_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/push`,
+      WEBHOOK_SECRET: secret,
+    });
+    try {
+      const [alice, bob, carol] = [await signUp(hook.url), await signUp(hook.url), await signUp(hook.url)];
+      await ok(hook.url, REGISTER, { p: "WEBHOOK", t: "app-token-1" }, bob.token);
+      await ok(hook.url, REGISTER, { p: "WEBHOOK", t: "dead-token" }, carol.token);
+      const message = await sendText(hook.url, alice.token, bob.username, "via the app server");
+      await sendText(hook.url, alice.token, carol.username, "to a dead token");
+      await drained(hook.app);
+      const toBob = calls
+        .map((call) => ({ ...call, json: JSON.parse(call.body) }))
+        .find((call) => call.json.token === "app-token-1")!;
+      assert.ok(verifySignature(secret, toBob.body, toBob.signature), "signed with WEBHOOK_SECRET");
+      assert.deepEqual(toBob.json, {
+        event: "push",
+        user: bob.username,
+        deviceId: bob.deviceId,
+        token: "app-token-1",
+        notification: {
+          id: toBob.json.notification.id,
+          title: "New message",
+          body: "",
+          chatType: "DIRECT",
+          conversation: alice.username,
+          messageId: message.id,
+          count: "1",
+          mentioned: "false",
+        },
+      });
+      assert.deepEqual((await ok(hook.url, TOKENS, {}, carol.token)).pushTokens, []);
+    } finally {
+      await hook.stop();
+      receiver.closeAllConnections();
+      receiver.close();
+    }
+  });
+});
+
+describe("an instance killed mid-queue", () => {
+  it("loses no push after a restart, and sends one again only with the same id", async () => {
+    const storage = servicesMode ? await testStorage() : undefined;
+    const dataDir = servicesMode ? undefined : mkdtempSync(path.join(tmpdir(), "im-push-"));
+    const env = {
+      ...(storage?.env ?? { DATA_DIR: dataDir!, DATABASE_URL: "", REDIS_URL: "" }),
+      ...webPush.env(),
+      PUSH_TIMEOUT_MS: "3000",
+    };
+    let first = await spawnServer(env);
+    try {
+      const alice = await signUp(first.url);
+      const bobs: (SignedIn & { push: string })[] = [];
+      for (let i = 0; i < 3; i++) {
+        const bob = await signUp(first.url);
+        const subscriber = webPush.subscribe();
+        await ok(first.url, REGISTER, { p: "WEB_PUSH", t: subscriber.token }, bob.token);
+        bobs.push({ ...bob, push: subscriber.id });
+      }
+      // The first push reaches the endpoint, which never answers; the others queue behind it.
+      webPush.plan(bobs[0]!.push, { hold: new Promise<void>(() => {}) });
+      await sendText(first.url, alice.token, bobs[0]!.username, "zero");
+      await webPush.waitFor(bobs[0]!.push);
+      await sendText(first.url, alice.token, bobs[1]!.username, "one");
+      await sendText(first.url, alice.token, bobs[2]!.username, "two");
+      first.process.kill("SIGKILL");
+      await once(first.process, "exit");
+
+      first = await spawnServer(env);
+      // The outbox's and the jobs' claims of the killed instance run out (tens of seconds).
+      const [sent, again] = await webPush.waitFor(bobs[0]!.push, 2, 90_000);
+      assert.equal(again!.payload.id, sent!.payload.id, "sent again, as the same notification");
+      for (const bob of bobs.slice(1)) await webPush.waitFor(bob.push, 1, 90_000);
+      await first.stop();
+      assert.deepEqual(
+        bobs.map((bob) => webPush.for(bob.push).length),
+        [2, 1, 1],
+        "nothing lost, and nothing else twice",
+      );
+      assert.deepEqual(
+        bobs.map((bob) => webPush.for(bob.push)[0]!.payload.messageId),
+        bobs.map((bob) => webPush.for(bob.push).at(-1)!.payload.messageId),
+      );
+    } finally {
+      await first.stop();
+      await storage?.cleanup();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -131,7 +131,11 @@ export class WebPushEndpoint extends Recorder {
   }
 
   env(): Record<string, string> {
-    return { VAPID_PUBLIC_KEY: this.vapid.publicKey, VAPID_PRIVATE_KEY: this.vapid.privateKey, VAPID_SUBJECT: this.subject };
+    return {
+      VAPID_PUBLIC_KEY: this.vapid.publicKey,
+      VAPID_PRIVATE_KEY: this.vapid.privateKey,
+      VAPID_SUBJECT: this.subject,
+    };
   }
 
   /** What PushManager.subscribe gives a page: an endpoint and the browser's keys. */
@@ -168,8 +172,13 @@ export class WebPushEndpoint extends Recorder {
       format: "jwk",
     });
     const jwt = decodeJwt(match[1]!);
-    if (jwt.header.alg !== "ES256" || !es256Valid(jwt, key)) throw new Error("VAPID JWT signature is invalid");
-    if (jwt.claims.aud !== this.url || jwt.claims.sub !== this.subject || jwt.claims.exp * 1000 < Date.now()) {
+    if (jwt.header.alg !== "ES256" || !es256Valid(jwt, key))
+      throw new Error("VAPID JWT signature is invalid");
+    if (
+      jwt.claims.aud !== this.url ||
+      jwt.claims.sub !== this.subject ||
+      jwt.claims.exp * 1000 < Date.now()
+    ) {
       throw new Error(`VAPID claims are wrong: ${JSON.stringify(jwt.claims)}`);
     }
     if (request.headers["content-encoding"] !== "aes128gcm") throw new Error("payload is not aes128gcm");
@@ -195,7 +204,9 @@ export class FakeFcm extends Recorder {
   url = "";
   private server = createServer((request, response) => {
     this.handle(request)
-      .then(({ status, body }) => response.writeHead(status, { "content-type": "application/json" }).end(body))
+      .then(({ status, body }) =>
+        response.writeHead(status, { "content-type": "application/json" }).end(body),
+      )
       .catch((error: Error) => {
         this.fail(error.message);
         response.writeHead(400).end();
@@ -227,16 +238,24 @@ export class FakeFcm extends Recorder {
     const body = (await readBody(request)).toString();
     if (request.url === "/token") {
       const form = new URLSearchParams(body);
-      if (form.get("grant_type") !== "urn:ietf:params:oauth:grant-type:jwt-bearer") throw new Error("grant_type");
+      if (form.get("grant_type") !== "urn:ietf:params:oauth:grant-type:jwt-bearer")
+        throw new Error("grant_type");
       const jwt = decodeJwt(form.get("assertion")!);
       const valid = verify("RSA-SHA256", jwt.signed, this.keys.publicKey, jwt.signature);
       if (!valid || jwt.header.alg !== "RS256") throw new Error("service-account JWT signature is invalid");
       const { iss, aud, scope } = jwt.claims;
-      if (iss !== this.email || aud !== `${this.url}/token` || scope !== "https://www.googleapis.com/auth/firebase.messaging") {
+      if (
+        iss !== this.email ||
+        aud !== `${this.url}/token` ||
+        scope !== "https://www.googleapis.com/auth/firebase.messaging"
+      ) {
         throw new Error(`service-account JWT claims are wrong: ${JSON.stringify(jwt.claims)}`);
       }
       this.tokenRequests++;
-      return { status: 200, body: JSON.stringify({ access_token: this.accessToken, expires_in: 3599, token_type: "Bearer" }) };
+      return {
+        status: 200,
+        body: JSON.stringify({ access_token: this.accessToken, expires_in: 3599, token_type: "Bearer" }),
+      };
     }
     if (request.url !== "/v1/projects/test-project/messages:send") return { status: 404, body: "{}" };
     if (request.headers.authorization !== `Bearer ${this.accessToken}`) throw new Error("wrong bearer token");
@@ -245,7 +264,10 @@ export class FakeFcm extends Recorder {
     this.record({ to, payload, headers: request.headers });
     const planned = this.next(to);
     if (planned && "status" in planned) return { status: planned.status, body: planned.body ?? "{}" };
-    return { status: 200, body: JSON.stringify({ name: `projects/test-project/messages/${randomBytes(4).toString("hex")}` }) };
+    return {
+      status: 200,
+      body: JSON.stringify({ name: `projects/test-project/messages/${randomBytes(4).toString("hex")}` }),
+    };
   }
 
   async stop() {
@@ -286,12 +308,19 @@ export class FakeApns extends Recorder {
   env(): Record<string, string> {
     const file = path.join(tmpdir(), `apns-${randomBytes(4).toString("hex")}.p8`);
     writeFileSync(file, this.keys.privateKey.export({ type: "pkcs8", format: "pem" }));
-    return { APNS_KEY_FILE: file, APNS_KEY_ID: this.keyId, APNS_TEAM_ID: this.teamId, APNS_TOPIC: this.topic, APNS_URL: this.url };
+    return {
+      APNS_KEY_FILE: file,
+      APNS_KEY_ID: this.keyId,
+      APNS_TEAM_ID: this.teamId,
+      APNS_TOPIC: this.topic,
+      APNS_URL: this.url,
+    };
   }
 
   private handle(headers: http2.IncomingHttpHeaders, body: string): { status: number; body?: string } {
     const match = /^\/3\/device\/([0-9a-f]+)$/.exec(String(headers[":path"]));
-    if (headers[":method"] !== "POST" || !match) throw new Error(`unexpected ${headers[":method"]} ${headers[":path"]}`);
+    if (headers[":method"] !== "POST" || !match)
+      throw new Error(`unexpected ${headers[":method"]} ${headers[":path"]}`);
     const auth = /^bearer (.+)$/.exec(String(headers.authorization));
     if (!auth) throw new Error("no provider token");
     const jwt = decodeJwt(auth[1]!);
