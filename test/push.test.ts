@@ -29,6 +29,9 @@ const SET_SETTINGS = `mutation($s: PushDisplayStyle, $dnd: DoNotDisturbInput, $n
 }`;
 const CREATE_GROUP = `mutation($name: String!, $members: [String!]) { createGroup(name: $name, members: $members) { id } }`;
 const MUTE = `mutation($c: ChatTarget!) { muteConversation(conversation: $c, muted: true) { muted } }`;
+const SEND_THREAD = `mutation($t: ID!, $text: String!) {
+  sendMessage(to: { thread: $t }, body: { text: { text: $text } }) { id }
+}`;
 const SEND_GROUP = `mutation($g: ID!, $text: String!, $mentions: [String!]) {
   sendMessage(to: { group: $g }, body: { text: { text: $text } }, mentions: $mentions) { id }
 }`;
@@ -271,6 +274,39 @@ describe("who gets a push", () => {
     await ok(url, SEND_GROUP, { g: group.id, text: "shh", mentions: [listening.username] }, owner.token);
     await drained();
     assert.equal(webPush.for(listening.push).length, 2);
+  });
+
+  it("thread members get their thread's messages, under the thread's name, unless they muted it", async () => {
+    const [owner, member] = [await signUp(url), await offlineWithWebPush()];
+    await ok(url, SET_SETTINGS, { s: "CONTENT" }, member.token);
+    const group = (await ok(url, CREATE_GROUP, { name: "crew", members: [member.username] }, owner.token))
+      .createGroup;
+    const parent = (await ok(url, SEND_GROUP, { g: group.id, text: "plans?" }, owner.token)).sendMessage;
+    await webPush.waitFor(member.push);
+    const thread = (
+      await ok(
+        url,
+        `mutation($m: ID!) { createThread(parentMessageId: $m, name: "weekend") { id } }`,
+        { m: parent.id },
+        owner.token,
+      )
+    ).createThread;
+    await ok(url, `mutation($id: ID!) { joinThread(id: $id) { id } }`, { id: thread.id }, member.token);
+    await ok(url, SEND_THREAD, { t: thread.id, text: "hike on saturday" }, owner.token);
+    const [, inThread] = await webPush.waitFor(member.push, 2);
+    assert.deepEqual(
+      [
+        inThread!.payload.chatType,
+        inThread!.payload.conversation,
+        inThread!.payload.title,
+        inThread!.payload.body,
+      ],
+      ["THREAD", thread.id, "weekend", `${owner.username}: hike on saturday`],
+    );
+    await ok(url, MUTE, { c: { thread: thread.id } }, member.token);
+    await ok(url, SEND_THREAD, { t: thread.id, text: "bring water" }, owner.token);
+    await drained();
+    assert.equal(webPush.for(member.push).length, 2);
   });
 
   it("groups above PUSH_LARGE_GROUP_MEMBERS push mentions only; rooms never push", async () => {

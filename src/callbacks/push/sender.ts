@@ -16,6 +16,8 @@ const PARALLEL = 32;
 const MAX_BACKOFF_SECONDS = 600;
 const POLL_MS = 500;
 const PREVIEW_CHARACTERS = 200;
+/** Jobs past PUSH_RETRY_HOURS are looked for this often, not every round. */
+const EXPIRY_EVERY_MS = 60_000;
 
 interface Batch {
   batch: string;
@@ -52,10 +54,11 @@ export function startPushSender(
   let running = true;
   let wake = () => {};
   let woken = false;
+  const expiry = { last: 0 };
   const loop = (async () => {
     while (running) {
       woken = false;
-      const busy = await sendRound(services, adapters).catch((error: Error) => {
+      const busy = await sendRound(services, adapters, expiry).catch((error: Error) => {
         services.log.warn("Push round failed", { error: error.message });
         return false;
       });
@@ -93,13 +96,17 @@ function leaseSeconds(services: Services): number {
   return Math.ceil(CLAIM_LIMIT / PARALLEL) * Math.ceil(services.config.push.timeoutMs / 1000) + 10;
 }
 
-export async function sendRound(
+async function sendRound(
   services: Services,
   adapters: Map<PushProvider, ProviderAdapter>,
+  expiry: { last: number },
 ): Promise<boolean> {
-  await services.db.query(sql`
-    DELETE FROM "PushJob" WHERE attempts > 0
-      AND "createdAt" < now() - make_interval(hours => ${services.config.push.retryHours})`);
+  if (Date.now() - expiry.last > EXPIRY_EVERY_MS) {
+    expiry.last = Date.now();
+    await services.db.query(sql`
+      DELETE FROM "PushJob" WHERE attempts > 0
+        AND "createdAt" < now() - make_interval(hours => ${services.config.push.retryHours})`);
+  }
   const batches = await claim(services);
   if (batches.length === 0) return false;
   const online = await services.presence.onlineDevices([...new Set(batches.map((batch) => batch.userId))]);
