@@ -12,7 +12,7 @@ import type { App } from "../src/server.js";
 import { spawnServer, startApp, type TestServer, testStorage } from "./helpers/app.js";
 import { connect, fails, ok } from "./helpers/client.js";
 import { servicesMode } from "./helpers/env.js";
-import { adminToken, type SignedIn, signUp } from "./helpers/factories.js";
+import { adminToken, type SignedIn, signIn, signUp } from "./helpers/factories.js";
 import { sendText } from "./helpers/messaging.js";
 import { FakeApns, FakeFcm, WebPushEndpoint } from "./helpers/push.js";
 import { CREATE_ROOM, JOIN_ROOM } from "./helpers/rooms.js";
@@ -109,6 +109,16 @@ describe("push tokens and settings", () => {
       true,
     );
     assert.deepEqual((await ok(url, TOKENS, {}, bob.token)).pushTokens, []);
+
+    // A signed-out device's token is no longer used, nor listed.
+    const phone = await signIn(url, bob.username, "android");
+    await ok(url, REGISTER, { p: "FCM", t: `fcm-gone-${bob.userId}` }, phone.token);
+    assert.equal((await ok(url, TOKENS, {}, bob.token)).pushTokens.length, 1);
+    await ok(url, "mutation($d: ID!) { logoutDevice(deviceId: $d) }", { d: phone.deviceId }, bob.token);
+    assert.deepEqual((await ok(url, TOKENS, {}, bob.token)).pushTokens, []);
+    await sendText(url, alice.token, bob.username, "anyone?");
+    await drained();
+    assert.deepEqual(fcm.for(`fcm-gone-${bob.userId}`), []);
   });
 
   it("refuses bad tokens, other users' devices, the admin token and anonymous callers", async () => {

@@ -99,9 +99,14 @@ function normalSubscription(raw: string): string {
   return subscription ? JSON.stringify(subscription) : raw;
 }
 
+/** The caller's tokens, of their signed-in devices. */
 export async function myPushTokens(ctx: Context): Promise<PushToken[]> {
   const { user } = requireUser(ctx);
-  return ctx.prisma.pushToken.findMany({ where: { userId: user.id }, orderBy: { createdAt: "asc" } });
+  // A signed-out device's tokens are never used again (a new login registers its own).
+  return ctx.prisma.pushToken.findMany({
+    where: { userId: user.id, device: { endedAt: null } },
+    orderBy: { createdAt: "asc" },
+  });
 }
 
 export async function pushSettings(ctx: Context): Promise<PushSettingsView> {
