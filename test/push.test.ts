@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { verifySignature } from "../src/callbacks/signing.js";
+import { loadConfig } from "../src/config.js";
 import { sql } from "../src/db/sql.js";
 import type { App } from "../src/server.js";
 import { spawnServer, startApp, type TestServer, testStorage } from "./helpers/app.js";
@@ -192,6 +193,26 @@ describe("push tokens and settings", () => {
       providers: ["FCM", "APNS", "WEB_PUSH"],
       vapidPublicKey: webPush.env().VAPID_PUBLIC_KEY,
     });
+  });
+});
+
+describe("push settings of the deployment", () => {
+  it("refuses half a provider's settings, and a push webhook without a secret", () => {
+    assert.throws(
+      () => loadConfig({ VAPID_PUBLIC_KEY: "x" }),
+      /VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT must be set together/,
+    );
+    assert.throws(() => loadConfig({ APNS_KEY_FILE: "k.p8", APNS_KEY_ID: "K" }), /must be set together/);
+    assert.throws(
+      () => loadConfig({ PUSH_WEBHOOK_URL: "http://app.test/push" }),
+      /PUSH_WEBHOOK_URL needs WEBHOOK_SECRET/,
+    );
+    assert.throws(() => loadConfig({ PUSH_LARGE_GROUP_MEMBERS: "1" }), /PUSH_LARGE_GROUP_MEMBERS/);
+    const defaults = loadConfig({}).push;
+    assert.deepEqual(
+      [defaults.largeGroupMembers, defaults.vapid, defaults.apns, defaults.webhookUrl],
+      [500, undefined, undefined, undefined],
+    );
   });
 });
 
