@@ -91,9 +91,12 @@ export function startPushSender(
 }
 
 /** One round; true when it found work (so the next starts at once). */
-/** Outlasts a round whose every send runs into the timeout, so a claim only lapses when its instance is gone. */
+/**
+ * Outlasts a round whose every send runs into the timeout (twice for FCM: its OAuth token, then the
+ * send), so a claim only lapses when its instance is gone.
+ */
 function leaseSeconds(services: Services): number {
-  return Math.ceil(CLAIM_LIMIT / PARALLEL) * Math.ceil(services.config.push.timeoutMs / 1000) + 10;
+  return Math.ceil(CLAIM_LIMIT / PARALLEL) * 2 * Math.ceil(services.config.push.timeoutMs / 1000) + 10;
 }
 
 async function sendRound(
