@@ -58,6 +58,7 @@ export interface Config {
   rooms: RoomConfig;
   callbacks: CallbackConfig;
   broadcast: BroadcastConfig;
+  push: PushConfig;
   graphiql: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
@@ -104,6 +105,21 @@ export interface BroadcastConfig {
   sender: string;
   /** Users a broadcast reaches per second, across all instances. */
   usersPerSecond: number;
+}
+
+/** Offline push (README.md, "Offline push"); a provider is on when its settings are. */
+export interface PushConfig {
+  /** Groups with more members push mentions only. */
+  largeGroupMembers: number;
+  /** How long a push that keeps failing is retried before it is dropped. */
+  retryHours: number;
+  timeoutMs: number;
+  vapid: { publicKey: string; privateKey: string; subject: string } | undefined;
+  /** A Google service-account JSON file (project_id, client_email, private_key, token_uri). */
+  fcmServiceAccountFile: string | undefined;
+  fcmUrl: string;
+  apns: { keyFile: string; keyId: string; teamId: string; topic: string; url: string } | undefined;
+  webhookUrl: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -193,6 +209,39 @@ function callbackConfig(env: Env): CallbackConfig {
   };
 }
 
+function together(env: Env, names: readonly string[]): string[] | undefined {
+  const values = names.map((name) => text(env, name));
+  if (values.every((value) => value === undefined)) return undefined;
+  if (values.some((value) => value === undefined))
+    throw new ConfigError(`${names.join(", ")} must be set together`);
+  return values as string[];
+}
+
+function pushConfig(env: Env, secret: string | undefined): PushConfig {
+  const vapid = together(env, ["VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY", "VAPID_SUBJECT"]);
+  const apns = together(env, ["APNS_KEY_FILE", "APNS_KEY_ID", "APNS_TEAM_ID", "APNS_TOPIC"]);
+  const webhookUrl = url(env, "PUSH_WEBHOOK_URL");
+  if (webhookUrl && (secret === undefined || secret.length < 16)) {
+    throw new ConfigError("PUSH_WEBHOOK_URL needs WEBHOOK_SECRET (at least 16 characters) to sign its calls");
+  }
+  return {
+    largeGroupMembers: integer(env, "PUSH_LARGE_GROUP_MEMBERS", 500, 2, 1_000_000),
+    retryHours: integer(env, "PUSH_RETRY_HOURS", 24, 1, 720),
+    timeoutMs: integer(env, "PUSH_TIMEOUT_MS", 10_000, 100, 120_000),
+    vapid: vapid && { publicKey: vapid[0]!, privateKey: vapid[1]!, subject: vapid[2]! },
+    fcmServiceAccountFile: text(env, "FCM_SERVICE_ACCOUNT_FILE"),
+    fcmUrl: (url(env, "FCM_URL") ?? "https://fcm.googleapis.com").replace(/\/+$/, ""),
+    apns: apns && {
+      keyFile: apns[0]!,
+      keyId: apns[1]!,
+      teamId: apns[2]!,
+      topic: apns[3]!,
+      url: (url(env, "APNS_URL") ?? "https://api.push.apple.com").replace(/\/+$/, ""),
+    },
+    webhookUrl,
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const adminClientId = text(env, "ADMIN_CLIENT_ID");
   const adminClientSecret = text(env, "ADMIN_CLIENT_SECRET");
@@ -260,6 +309,7 @@ export function loadConfig(env: Env = process.env): Config {
       sender: username(env, "BROADCAST_SENDER", "system"),
       usersPerSecond: integer(env, "BROADCAST_USERS_PER_SECOND", 500, 1, 100_000),
     },
+    push: pushConfig(env, text(env, "WEBHOOK_SECRET")),
     graphiql: boolean(env, "GRAPHIQL", true),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
   };

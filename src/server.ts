@@ -10,6 +10,7 @@ import { createYoga, type YogaInitialContext } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import type { OutboxPump } from "./callbacks/outbox.js";
 import { startPostSendWebhook } from "./callbacks/post-send.js";
+import { startPush } from "./callbacks/push/index.js";
 import type { Config } from "./config.js";
 import {
   type Context,
@@ -300,7 +301,9 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       stopTimers = () => {
         for (const stop of timers) stop();
       };
-      pumps = [await startPostSendWebhook(services)].filter((pump) => pump !== null);
+      pumps = [await startPostSendWebhook(services), await startPush(services)].filter(
+        (pump) => pump !== null,
+      );
     },
     async stop() {
       if (draining) return;

@@ -16,6 +16,7 @@ import "./search.js";
 import "./message-stats.js";
 import "./moderation.js";
 import "./admin-tools.js";
+import "./push.js";
 import "./events.js";
 
 export const schema = builder.toSchema();
