@@ -558,7 +558,7 @@ describe("an instance killed mid-queue", () => {
       await once(first.process, "exit");
 
       first = await spawnServer(env);
-      // The outbox's and the jobs' claims of the killed instance run out (tens of seconds).
+      // The killed instance's claims on the outbox and the jobs run out (10 s each).
       const [sent, again] = await webPush.waitFor(bobs[0]!.push, 2, 90_000);
       assert.equal(again!.payload.id, sent!.payload.id, "sent again, as the same notification");
       for (const bob of bobs.slice(1)) await webPush.waitFor(bob.push, 1, 90_000);

@@ -90,15 +90,10 @@ export function startPushSender(
   };
 }
 
-/** One round; true when it found work (so the next starts at once). */
-/**
- * Outlasts a round whose every send runs into the timeout (twice for FCM: its OAuth token, then the
- * send), so a claim only lapses when its instance is gone.
- */
-function leaseSeconds(services: Services): number {
-  return Math.ceil(CLAIM_LIMIT / PARALLEL) * 2 * Math.ceil(services.config.push.timeoutMs / 1000) + 10;
-}
+/** How soon another instance sends a dead one's claimed jobs; renewed while a round runs. */
+const CLAIM_SECONDS = 10;
 
+/** One round; true when it found work (so the next starts at once). */
 async function sendRound(
   services: Services,
   adapters: Map<PushProvider, ProviderAdapter>,
@@ -112,6 +107,29 @@ async function sendRound(
   }
   const batches = await claim(services);
   if (batches.length === 0) return false;
+  // A round can outlast the claim (every send running into the timeout): it is renewed meanwhile,
+  // so it lapses only when this instance is gone.
+  const renewing = setInterval(
+    () =>
+      void services.db
+        .query(sql`UPDATE "PushJob" SET "claimedUntil" = now() + make_interval(secs => ${CLAIM_SECONDS})
+          WHERE "claimedBy" = ${services.instanceId}`)
+        .catch(() => {}),
+    (CLAIM_SECONDS * 1000) / 3,
+  );
+  try {
+    await sendClaimed(services, adapters, batches);
+  } finally {
+    clearInterval(renewing);
+  }
+  return true;
+}
+
+async function sendClaimed(
+  services: Services,
+  adapters: Map<PushProvider, ProviderAdapter>,
+  batches: Batch[],
+): Promise<void> {
   const online = await services.presence.onlineDevices([...new Set(batches.map((batch) => batch.userId))]);
   const outcomes = new Map<Batch, Outcome | "skip">();
   const queue = [...batches];
@@ -133,7 +151,6 @@ async function sendRound(
   });
   await Promise.all(workers);
   await record(services, outcomes);
-  return true;
 }
 
 /** Claims due jobs and returns them as batches, with what each batch's notification says. */
@@ -149,7 +166,7 @@ async function claim(services: Services): Promise<Batch[]> {
     const batchOf = jobs.map((job) => job.batch ?? newest.get(job.key)!);
     await query(sql`
       UPDATE "PushJob" j SET batch = v.batch, "claimedBy" = ${services.instanceId},
-        "claimedUntil" = now() + make_interval(secs => ${leaseSeconds(services)})
+        "claimedUntil" = now() + make_interval(secs => ${CLAIM_SECONDS})
       FROM unnest(${jobs.map((job) => job.id)}::bigint[], ${batchOf}::bigint[]) AS v(id, batch)
       WHERE j.id = v.id`);
     return query<Batch>(sql`
