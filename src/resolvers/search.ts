@@ -1,6 +1,6 @@
 import type { Context } from "../context.js";
 import { messageFromRow } from "../db/rows.js";
-import { sql } from "../db/sql.js";
+import { type SqlStatement, sql } from "../db/sql.js";
 import { badInput } from "../errors.js";
 import type { Message, MessageType } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
@@ -74,35 +74,68 @@ export async function searchMessages(
   // Step 1's reach is in message ids: the whole store's, not the caller's.
   const window = BigInt(ctx.services.config.searchRecentWindow);
   const recentFrom = below > window ? below - window : 0n;
-  const limit = first + 1;
-  const page = (text: string, values: unknown[]) =>
-    ctx.services.db.query<Record<string, unknown>>({ text, values });
+  const steps = searchSteps({
+    userId: user.id,
+    query: text,
+    chats,
+    senderId,
+    types,
+    recentFrom,
+    below,
+    limit: first + 1,
+  });
+  const page = (statement: SqlStatement) => ctx.services.db.query<Record<string, unknown>>(statement);
+  let rows = await page(steps.recent);
+  if (rows.length <= first && recentFrom > 0n) rows = [...rows, ...(await page(steps.older))];
+  const messages = rows.map(messageFromRow);
+  return { messages: messages.slice(0, first), hasNextPage: messages.length > first };
+}
 
-  // $1 user, $2 query, $3 chats, $4 sender, $5 types, $6 where step 1 starts, $7 the page size
-  // (with one more, to tell whether there is a next page), and for step 1 $8, what it reads below.
-  const values = [user.id, text, chats, senderId, types, recentFrom.toString(), limit];
+export interface SearchScope {
+  userId: string;
+  query: string;
+  /** The chats searched: the caller's conversations, or the one asked for. */
+  chats: string[];
+  senderId: string | null;
+  types: string[] | null;
+  /** Step 1 reads ids from recentFrom up to below; step 2 those under recentFrom. */
+  recentFrom: bigint;
+  below: bigint;
+  limit: number;
+}
+
+/** The statements of a search's two steps (exported for the bench, which prints their plans). */
+export function searchSteps(scope: SearchScope): { recent: SqlStatement; older: SqlStatement } {
+  // $1 user, $2 query, $3 chats, $4 sender, $5 types, $6 where step 1 starts, $7 the page size, and
+  // for step 1 $8, what it reads below.
+  const values = [
+    scope.userId,
+    scope.query,
+    scope.chats,
+    scope.senderId,
+    scope.types,
+    scope.recentFrom.toString(),
+    scope.limit,
+  ];
   const visible = `c."chatId" = m."chatId" AND c."userId" = $1::uuid AND ${inHistorySql("m", "c")}
     AND m."recalledAt" IS NULL AND ${MATCHES}
     AND ($4::uuid IS NULL OR m."senderId" = $4::uuid) AND ($5::text[] IS NULL OR m.type::text = ANY($5::text[]))`;
-  let rows = await page(
-    `SELECT m.* FROM "Message" m JOIN "Conversation" c ON ${visible}
-      WHERE m."chatId" = ANY($3::uuid[]) AND m.id >= $6::bigint AND m.id < $8::bigint
-      ORDER BY m.id DESC LIMIT $7`,
-    [...values, below.toString()],
-  );
-  if (rows.length < limit && recentFrom > 0n) {
+  return {
+    recent: {
+      text: `SELECT m.* FROM "Message" m JOIN "Conversation" c ON ${visible}
+        WHERE m."chatId" = ANY($3::uuid[]) AND m.id >= $6::bigint AND m.id < $8::bigint
+        ORDER BY m.id DESC LIMIT $7`,
+      values: [...values, scope.below.toString()],
+    },
     // MATERIALIZED: the index scan first, whatever the planner makes of the rest.
-    const older = await page(
-      `WITH candidates AS MATERIALIZED (
+    older: {
+      text: `WITH candidates AS MATERIALIZED (
           SELECT * FROM "Message"
           WHERE ARRAY["chatId"] && $3::uuid[] AND message_search_grams("searchText") @> message_search_keys($2::text)
             AND id < $6::bigint)
         SELECT m.* FROM candidates m JOIN "Conversation" c ON ${visible}
         ORDER BY m.id DESC LIMIT $7`,
       values,
-    );
-    rows = [...rows, ...older];
-  }
-  const messages = rows.map(messageFromRow);
-  return { messages: messages.slice(0, first), hasNextPage: messages.length > first };
+    },
+  };
 }
