@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { Config } from "../../src/config.js";
+import { type Config, loadConfig } from "../../src/config.js";
 import { openDatabase } from "../../src/db/client.js";
 import { applyMigrations, readMigrations } from "../../src/db/migrate.js";
 import { createLogger } from "../../src/logger.js";
@@ -156,12 +156,16 @@ export async function runSearch(server: BenchServer, options: SearchOptions, sea
   return result;
 }
 
-/** The plans of both steps for some cases, as the resolver runs them (services mode). */
+/**
+ * The plans of both steps for some cases, as the resolver runs them (services mode); step 2 runs
+ * only when step 1 did not fill the page, but its plan is printed for every case.
+ */
 async function printPlans(databaseUrl: string, searchers: Searcher[]) {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const window = 20_000n;
+    // The server's window: the bench passes its environment on to the server.
+    const window = BigInt(loadConfig().searchRecentWindow);
     const [{ top }] = (await client.query(`SELECT max(id) + 1 AS top FROM "Message"`)).rows;
     const below = BigInt(top);
     for (const [username, query] of [

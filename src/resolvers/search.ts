@@ -11,19 +11,20 @@ import { inHistorySql, parseMessageId } from "./visibility.js";
 
 // Full-text search over the caller's own history: what they can still see (their conversations,
 // from their clear point or group join on, not deleted, not recalled, targeted group messages only if
-// meant for them), in every conversation or one. Rooms keep no history of their own, so no room
-// message is found. A match is a substring of the message's searchText (see message-bodies.ts), both
+// meant for them), in every conversation or one. Rooms are left out: live-only, they give a member
+// no history of their own (a room's `messages` are its last few, for whoever is in it now). A match is a substring of the message's searchText (see message-bodies.ts), both
 // folded the same way (NFKC, so full-width and half-width forms are one, and lower case): Chinese,
 // which has no spaces between words, is found as readily as English, one character or more.
 //
 // Newest first, in two steps (measured in BENCHMARKS.md, "issue 12 search"):
-// 1. The newest SEARCH_RECENT_WINDOW messages of the whole store, read in id order: they lie together on
-//    disk, so this is cheap, and a common word fills the page here.
+// 1. The newest SEARCH_RECENT_WINDOW messages of the whole store, read in id order: they lie together
+//    on disk, so this is cheap, and a common word fills the page here.
 // 2. If it did not: the GIN index of the migration message_search (the caller's chats, and the pairs
 //    of characters of the query), for everything older. Only then is the query rare enough in the
 //    caller's history that fetching each candidate is cheap.
-// Asking the planner to choose between the two in one statement went wrong both ways (a common word
-// read through the index, a rare one by scanning back through every message).
+// Left to choose in one statement, the planner misjudged both ways on a million messages: a common
+// word fetched through the index (every match in the store, 0.6 s) or chat by chat (1 s), a rarer
+// one looked for by reading back through the store.
 
 // The text and the query ($2) folded as the index folds them, the query's LIKE metacharacters escaped.
 const MATCHES = String.raw`lower(normalize(m."searchText", NFKC)) LIKE
