@@ -13,12 +13,15 @@ import { runModeration } from "./bench/moderation.js";
 import { runOffline } from "./bench/offline.js";
 import { runPresence } from "./bench/presence.js";
 import { ROOM_BENCH_ENV, runRoom } from "./bench/room.js";
+import { prepareSearch, runSearch } from "./bench/search.js";
 
-// npm run bench -- [--workload direct|offline|presence|group|room|connections|moderation|all] [--mode embedded|services|both]
+// npm run bench -- [--workload direct|offline|presence|group|room|connections|search|moderation|all] [--mode embedded|services|both]
 //   [--rate 500,1000 (group: 10, room: 20,100)] [--seconds 10] [--pairs 50] [--messages 10000] [--transport ws|http]
 //   [--users 1000] [--watched 100] [--members 500,3000 (default 500)] [--direct-rate 20] [--direct-pairs 4]
 //   [--selection shared,personal (default shared)] [--room-members 2000] [--mix 0.1,0.45 (room: HIGH, LOW shares)]
-//   [--connections 5000,20000] [--reference relay|none]
+//   [--connections 5000,20000] [--reference relay|none] [--stored 1000000 (search; embedded: 200000)]
+//   [--repeat 10 (search: requests per case and user)]
+// `all` leaves out search, which first writes its store (minutes for a million messages), and moderation.
 // Each run gets its own server process on fresh storage; results print as JSON lines. The direct and
 // connections workloads first run against the reference relay (bench/relay.ts) in the same
 // invocation, and the server's line carries its ratios to the relay's (`vsRelay`).
@@ -45,6 +48,8 @@ const { values } = parseArgs({
     mix: { type: "string", default: "0.1,0.45" },
     connections: { type: "string", default: "5000,20000" },
     reference: { type: "string", default: "relay" },
+    stored: { type: "string" },
+    repeat: { type: "string", default: "10" },
   },
 });
 
@@ -80,8 +85,15 @@ for (const mode of modes) {
       sizes.flatMap((size) => selections.map((selection) => [rate, size, selection] as const)),
     );
     for (const [rate, size, selection] of runs) {
+      const searchOptions = {
+        messages: Number(values.stored ?? (mode === "embedded" ? 200_000 : 1_000_000)),
+        repeat: Number(values.repeat),
+      };
+      const searchers: Parameters<typeof runSearch>[2] = [];
       const run = async (server: BenchServer): Promise<Figures> => {
         switch (workload) {
+          case "search":
+            return runSearch(server, searchOptions, searchers);
           case "room":
             return runRoom(server, {
               members: Number(values["room-members"]),
@@ -126,7 +138,11 @@ for (const mode of modes) {
           await relay.stop();
         }
       }
-      const server = await startServer(mode, workload === "room" ? ROOM_BENCH_ENV : {});
+      const server = await startServer(
+        mode,
+        workload === "room" ? ROOM_BENCH_ENV : {},
+        workload === "search" ? prepareSearch(searchOptions, searchers) : undefined,
+      );
       try {
         const result: Figures & { vsRelay?: unknown } = await run(server);
         if (reference) result.vsRelay = ratios(result, reference);

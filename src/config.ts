@@ -55,6 +55,8 @@ export interface Config {
   groupReadReceiptMaxMembers: number;
   /** Group members hear of a thread's new messages at most once per this many seconds. */
   threadSummarySeconds: number;
+  /** searchMessages first reads this many of the newest message ids in order, then the index. */
+  searchRecentWindow: number;
   rooms: RoomConfig;
   callbacks: CallbackConfig;
   broadcast: BroadcastConfig;
@@ -293,6 +295,7 @@ export function loadConfig(env: Env = process.env): Config {
     groupMaxMembers: integer(env, "GROUP_MAX_MEMBERS", 3000, 2, 100_000),
     groupReadReceiptMaxMembers: integer(env, "GROUP_READ_RECEIPT_MAX_MEMBERS", 500, 2, 100_000),
     threadSummarySeconds: integer(env, "THREAD_SUMMARY_SECONDS", 5, 1, 3600),
+    searchRecentWindow: integer(env, "SEARCH_RECENT_WINDOW", 50_000, 0, 10_000_000),
     rooms: {
       createByUsers: boolean(env, "ROOM_CREATE_BY_USERS", false),
       maxMembers: integer(env, "ROOM_MAX_MEMBERS", 10_000, 2, 1_000_000),

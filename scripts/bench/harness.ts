@@ -52,17 +52,29 @@ function build() {
   built = true;
 }
 
+/** Where a bench server keeps its data: a data directory (embedded), or a database (services). */
+export interface BenchStorage {
+  dataDir?: string;
+  databaseUrl?: string;
+}
+
 /**
  * `npm start`'s server in its own process: embedded on a fresh on-disk data directory, or on fresh
- * PostgreSQL + Redis with `WORKERS` workers (default: one per core, as in production).
+ * PostgreSQL + Redis with `WORKERS` workers (default: one per core, as in production). `prepare`
+ * runs on the fresh storage before the server starts (embedded storage is the server's alone then).
  */
-export async function startServer(mode: StorageMode, env: Record<string, string> = {}): Promise<BenchServer> {
+export async function startServer(
+  mode: StorageMode,
+  env: Record<string, string> = {},
+  prepare?: (storage: BenchStorage) => Promise<void>,
+): Promise<BenchServer> {
   build();
   let server: TestServer & { process: { pid?: number } };
   let cleanup: () => Promise<void>;
   let databaseUrl: string | undefined;
   if (mode === "embedded") {
     const dataDir = mkdtempSync(path.join(tmpdir(), "im-bench-"));
+    await prepare?.({ dataDir });
     server = tracked(
       await spawnServer({ DATA_DIR: dataDir, DATABASE_URL: "", REDIS_URL: "", ...env }, { compiled: true }),
     );
@@ -73,6 +85,7 @@ export async function startServer(mode: StorageMode, env: Record<string, string>
     }
     const database = await createTestDatabase();
     databaseUrl = database.url;
+    await prepare?.({ databaseUrl });
     server = tracked(
       await spawnServer(
         {

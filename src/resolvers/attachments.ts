@@ -8,7 +8,7 @@ import { fragment, sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import type { Attachment } from "../generated/prisma/client.js";
 import { requireUser } from "./access.js";
-import { readableSql } from "./visibility.js";
+import { inHistorySql, readableSql } from "./visibility.js";
 
 // Uploaded files: kept on disk under ATTACHMENTS_DIR by id, described by an Attachment row, and
 // handed out as signed URLs. A URL is signed for one user, who could see the file when it was made,
@@ -82,8 +82,7 @@ export async function canReadAttachment(
     sql`SELECT EXISTS (
         SELECT 1 FROM "Message" m JOIN "Conversation" c ON c."chatId" = m."chatId" AND c."userId" = ${userId}::uuid
         WHERE m."attachmentIds" @> ARRAY[${attachment.id}::uuid] AND m."recalledAt" IS NULL
-          AND m.id > c."clearedUpToId" AND ${fragment(readableSql("m", 'c."userId"'))}
-          AND NOT EXISTS (SELECT 1 FROM "HiddenMessage" h WHERE h."userId" = c."userId" AND h."messageId" = m.id)
+          AND ${fragment(inHistorySql("m", "c"))}
       ) OR EXISTS (
         SELECT 1 FROM "Message" m JOIN "RoomMember" rm ON rm."roomId" = m."chatId" AND rm."userId" = ${userId}::uuid
         WHERE m."attachmentIds" @> ARRAY[${attachment.id}::uuid] AND m."recalledAt" IS NULL

@@ -25,6 +25,16 @@ export function readableSql(message: string, user: string): string {
   return `(cardinality(${message}.targets) = 0 OR ${message}."senderId" = ${user} OR ${user} = ANY(${message}.targets))`;
 }
 
+/**
+ * isVisibleIn in SQL, and not deleted by the user: message alias `message` is in the history of
+ * conversation alias `conversation` (fixed SQL, never input). Recalled messages stay in history (as
+ * tombstones); callers that want them gone say so.
+ */
+export function inHistorySql(message: string, conversation: string): string {
+  return `${message}.id > ${conversation}."clearedUpToId" AND ${readableSql(message, `${conversation}."userId"`)}
+    AND NOT EXISTS (SELECT 1 FROM "HiddenMessage" h WHERE h."userId" = ${conversation}."userId" AND h."messageId" = ${message}.id)`;
+}
+
 /** readableBy as a Prisma filter. */
 export function readableWhere(userId: string): Prisma.MessageWhereInput {
   return { OR: [{ targets: { isEmpty: true } }, { targets: { has: userId } }, { senderId: userId }] };
