@@ -12,9 +12,10 @@ import { inHistorySql, parseMessageId } from "./visibility.js";
 // Full-text search over the caller's own history: what they can still see (their conversations,
 // from their clear point or group join on, not deleted, not recalled, targeted group messages only if
 // meant for them), in every conversation or one. Rooms are left out: live-only, they give a member
-// no history of their own (a room's `messages` are its last few, for whoever is in it now). A match is a substring of the message's searchText (see message-bodies.ts), both
-// folded the same way (NFKC, so full-width and half-width forms are one, and lower case): Chinese,
-// which has no spaces between words, is found as readily as English, one character or more.
+// no history of their own (a room's `messages` are its last few, for whoever is in it now). A match
+// is a substring of the message's searchText (see message-bodies.ts), both folded the same way
+// (NFKC, so full-width and half-width forms are one, and lower case): Chinese, which has no spaces
+// between words, is found as readily as English, one character or more.
 //
 // Newest first, in two steps (measured in BENCHMARKS.md, "issue 12 search"):
 // 1. The newest SEARCH_RECENT_WINDOW messages of the whole store, read in id order: they lie together
