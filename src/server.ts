@@ -45,6 +45,7 @@ import { scheduleSummaries } from "./resolvers/threads/summaries.js";
 import { toClientError } from "./schema/errors.js";
 import { schema } from "./schema/index.js";
 import { parseBearer } from "./security/tokens.js";
+import { VERSION } from "./version.js";
 
 export interface App {
   services: Services;
@@ -183,7 +184,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
   let draining = false;
   const httpServer = createServer(async (req, res) => {
     const path = req.url?.split("?")[0];
-    if (path === "/healthz") return json(res, 200, { status: "ok" });
+    if (path === "/healthz") return json(res, 200, { status: "ok", version: VERSION });
     if (path === "/readyz") {
       const checks = await readiness(services, redis, draining);
       return json(res, checks.ready ? 200 : 503, checks);
@@ -289,7 +290,12 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       const address = httpServer.address() as AddressInfo;
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host === "0.0.0.0" ? "localhost" : host}:${address.port}/graphql`;
-      log.info("Server listening", { url, storage: db.mode, pubsub: redis ? "redis" : "in-process" });
+      log.info("Server listening", {
+        url,
+        version: VERSION,
+        storage: db.mode,
+        pubsub: redis ? "redis" : "in-process",
+      });
       const timers = [
         scheduleRetention(services),
         scheduleSummaries(services),

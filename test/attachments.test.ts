@@ -47,6 +47,16 @@ describe("uploadFile", () => {
     });
     assert.equal(big.errors?.[0]?.extensions?.code, "LIMIT_EXCEEDED", JSON.stringify(big.errors));
   });
+
+  it("refuses a plain value where the file belongs, in variables or written in the query", async () => {
+    const alice = await signUp(url);
+    const UPLOAD = "mutation($file: File!) { uploadFile(file: $file) { id } }";
+    for (const file of ["not a file", 42, { name: "x.txt", size: 1 }]) {
+      const message = await fails("BAD_USER_INPUT", url, UPLOAD, { file }, alice.token);
+      assert.match(message, /multipart request/);
+    }
+    await fails("BAD_USER_INPUT", url, `mutation { uploadFile(file: "inline") { id } }`, {}, alice.token);
+  });
 });
 
 describe("attachment messages", () => {

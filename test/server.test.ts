@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -38,6 +38,8 @@ describe("HTTP surface", () => {
   it("answers /healthz and /readyz", async () => {
     const health = await fetch(`${origin()}/healthz`);
     assert.equal(health.status, 200);
+    const { version } = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
+    assert.deepEqual(await health.json(), { status: "ok", version });
     const ready = await fetch(`${origin()}/readyz`);
     assert.equal(ready.status, 200);
     const body = (await ready.json()) as Record<string, unknown>;

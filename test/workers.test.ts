@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { childProcesses, ROOT, spawnServer, testStorage } from "./helpers/app.js";
@@ -8,6 +8,8 @@ import { connect, eventually } from "./helpers/client.js";
 import { servicesMode } from "./helpers/env.js";
 import { signUp } from "./helpers/factories.js";
 import { follow, nextEvent, sendText, streamEvents } from "./helpers/messaging.js";
+
+const PACKAGE_VERSION = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 
 // `npm start` as production runs it: the compiled build, one worker process per core sharing the port.
 
@@ -21,6 +23,9 @@ describe("several workers", { skip: servicesMode ? false : "needs DATABASE_URL a
     const primary = running.process.pid!;
     const workers = childProcesses(primary);
     assert.equal(workers.length, 2, running.stderr());
+    // The compiled code finds package.json from dist/ too.
+    const health = (await (await fetch(new URL("/healthz", running.url))).json()) as { version: string };
+    assert.equal(health.version, PACKAGE_VERSION);
 
     const users = await Promise.all(Array.from({ length: 6 }, () => signUp(running.url)));
     const devices = await Promise.all(users.map((user) => follow(running.url, user)));
