@@ -189,8 +189,8 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       const checks = await readiness(services, redis, draining);
       return json(res, checks.ready ? 200 : 503, checks);
     }
-    if (path?.startsWith(DOWNLOAD_PATH) && req.method === "GET") {
-      return serveDownload(services, new URL(req.url!, "http://localhost"), res).catch((error: Error) => {
+    if (path?.startsWith(DOWNLOAD_PATH) && (req.method === "GET" || req.method === "HEAD")) {
+      return serveDownload(services, req, res).catch((error: Error) => {
         log.error("Download failed", { error: error.message });
         if (!res.headersSent) json(res, 500, { error: "Internal server error" });
         else res.destroy();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { get } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { startApp, type TestServer } from "./helpers/app.js";
 import { fails, ok, upload, uploaded } from "./helpers/client.js";
@@ -30,6 +31,30 @@ describe("uploadFile", () => {
     assert.equal(download.status, 200);
     assert.equal(download.headers.get("content-type"), "image/png");
     assert.deepEqual(Buffer.from(await download.arrayBuffer()), bytes);
+
+    // Seeking and caches: a byte range, and a conditional request for what the client has.
+    const range = await fetch(origin() + attachment.url, { headers: { range: "bytes=2-8" } });
+    assert.equal(range.status, 206);
+    assert.equal(range.headers.get("content-range"), `bytes 2-8/${bytes.length}`);
+    assert.equal(range.headers.get("content-type"), "image/png");
+    assert.deepEqual(Buffer.from(await range.arrayBuffer()), bytes.subarray(2, 9));
+    const etag = download.headers.get("etag");
+    assert.ok(etag);
+    // Through node:http: fetch adds "cache-control: no-cache" to a conditional request it is given,
+    // which a cache revalidating its copy does not send.
+    const revalidated = await new Promise<number>((resolve, reject) =>
+      get(origin() + attachment.url, { headers: { "if-none-match": etag } }, (response) => {
+        response.resume();
+        resolve(response.statusCode!);
+      }).on("error", reject),
+    );
+    assert.equal(revalidated, 304);
+    const head = await fetch(origin() + attachment.url, { method: "HEAD" });
+    assert.equal(head.headers.get("content-length"), String(bytes.length));
+    assert.equal(head.headers.get("accept-ranges"), "bytes");
+    const unsatisfiable = await fetch(origin() + attachment.url, { headers: { range: "bytes=100-200" } });
+    assert.equal(unsatisfiable.status, 416);
+    await unsatisfiable.body?.cancel();
   });
 
   it("refuses anonymous uploads and files over MAX_UPLOAD_BYTES", async () => {

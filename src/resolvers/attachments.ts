@@ -1,8 +1,11 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
-import type { ServerResponse } from "node:http";
+import { createWriteStream } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import send from "send";
 import type { Context, Services } from "../context.js";
 import { fragment, sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
@@ -21,12 +24,31 @@ export async function uploadFile(ctx: Context, file: File): Promise<Attachment> 
   const { user } = requireUser(ctx);
   const { attachmentsDir, maxUploadBytes } = ctx.services.config;
   if (file.size > maxUploadBytes) throw uploadTooLarge(maxUploadBytes, file.size);
-  const bytes = Buffer.from(await file.arrayBuffer());
   const id = randomUUID();
   await mkdir(attachmentsDir, { recursive: true });
-  // Written aside and renamed, so a half-written file never has the final name.
+  // Written aside and renamed, so a half-written file never has the final name; streamed, and
+  // hashed on the way, so the server holds no second copy of it.
   const partial = path.join(attachmentsDir, `${id}.partial`);
-  await writeFile(partial, bytes);
+  const hash = createHash("sha256");
+  let size = 0;
+  const measure = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  try {
+    // Readable.from, not fromWeb: the multipart parser's File is a ponyfill, iterable but not Node's own.
+    await pipeline(
+      Readable.from(file.stream() as unknown as AsyncIterable<Uint8Array>),
+      measure,
+      createWriteStream(partial),
+    );
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
   await rename(partial, filePath(ctx.services, id));
   try {
     return await ctx.prisma.attachment.create({
@@ -34,9 +56,9 @@ export async function uploadFile(ctx: Context, file: File): Promise<Attachment> 
         id,
         uploaderId: user.id,
         name: cleanName(file.name),
-        size: bytes.length,
+        size,
         mimeType: file.type || "application/octet-stream",
-        sha256: createHash("sha256").update(bytes).digest("hex"),
+        sha256: hash.digest("hex"),
       },
     });
   } catch (error) {
@@ -113,7 +135,16 @@ function sign(services: Services, attachmentId: string, userId: string, expires:
 }
 
 /** Serves GET /attachments/<id>?user&expires&sig. */
-export async function serveDownload(services: Services, url: URL, res: ServerResponse): Promise<void> {
+/**
+ * Serves a signed download link. The `send` package answers Range requests (video seeking, resumed
+ * downloads) with 206, and conditional ones (If-None-Match, If-Modified-Since) with 304.
+ */
+export async function serveDownload(
+  services: Services,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const url = new URL(req.url!, "http://localhost");
   const id = url.pathname.slice(DOWNLOAD_PATH.length);
   const userId = url.searchParams.get("user") ?? "";
   const expires = Number(url.searchParams.get("expires"));
@@ -128,20 +159,32 @@ export async function serveDownload(services: Services, url: URL, res: ServerRes
   if (!(await canReadAttachment(services, userId, attachment))) {
     return plain(res, 403, "You can no longer see this file");
   }
-  const file = filePath(services, id);
-  const size = await stat(file).then(
-    (s) => s.size,
-    () => null,
-  );
-  if (size === null) return plain(res, 404, "No such file");
-  res.writeHead(200, {
-    "content-type": attachment.mimeType,
-    "content-length": size,
-    "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(attachment.name)}`,
-    "cache-control": "private, max-age=3600",
-    "x-content-type-options": "nosniff",
-  });
-  createReadStream(file).pipe(res);
+  send(req, path.resolve(filePath(services, id)), { cacheControl: false, index: false })
+    .on("headers", (response: ServerResponse) => {
+      response.setHeader("content-type", attachment.mimeType);
+      response.setHeader(
+        "content-disposition",
+        `attachment; filename*=UTF-8''${encodeURIComponent(attachment.name)}`,
+      );
+      response.setHeader("cache-control", "private, max-age=3600");
+      response.setHeader("x-content-type-options", "nosniff");
+    })
+    .on("error", (error: { status?: number; headers?: Record<string, string> }) => {
+      if (res.headersSent) return res.destroy();
+      // 416 for a range past the end (with the size in Content-Range), 412 for a failed precondition.
+      const status = error.status && error.status < 500 ? error.status : 500;
+      for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
+      plain(
+        res,
+        status,
+        status === 404
+          ? "No such file"
+          : status === 500
+            ? "Download failed"
+            : "Range or precondition not satisfiable",
+      );
+    })
+    .pipe(res);
 }
 
 function plain(res: ServerResponse, status: number, text: string) {
