@@ -61,6 +61,10 @@ export interface Config {
   callbacks: CallbackConfig;
   broadcast: BroadcastConfig;
   push: PushConfig;
+  /** open: anyone may register; closed: accounts come from the admin API only. */
+  registration: "open" | "closed";
+  /** Origins browsers may call from; undefined: any origin (without credentials: auth is a bearer token). */
+  corsOrigins: string[] | undefined;
   graphiql: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
@@ -191,6 +195,24 @@ function url(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/** A comma-separated allow-list of origins (scheme://host[:port]); `*` or unset: any origin. */
+function origins(env: Env, name: string): string[] | undefined {
+  const raw = text(env, name);
+  if (raw === undefined || raw.trim() === "*") return undefined;
+  const list = raw
+    .split(",")
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  for (const origin of list) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError(
+        `${name} takes origins such as https://app.example.com, comma-separated; got "${origin}"`,
+      );
+    }
+  }
+  return list;
+}
+
 function callbackConfig(env: Env): CallbackConfig {
   const preSendUrl = url(env, "PRE_SEND_WEBHOOK_URL");
   const postSendUrl = url(env, "POST_SEND_WEBHOOK_URL");
@@ -313,6 +335,8 @@ export function loadConfig(env: Env = process.env): Config {
       usersPerSecond: integer(env, "BROADCAST_USERS_PER_SECOND", 500, 1, 100_000),
     },
     push: pushConfig(env, text(env, "WEBHOOK_SECRET")),
+    registration: oneOf(env, "REGISTRATION", "open", ["open", "closed"] as const),
+    corsOrigins: origins(env, "CORS_ORIGINS"),
     graphiql: boolean(env, "GRAPHIQL", true),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
   };

@@ -150,6 +150,8 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       formDataLimits: { fileSize: config.maxUploadBytes, files: 1, fieldSize: 1024 * 1024 },
     }),
     landingPage: false,
+    // Auth is a bearer token, never a cookie, so no origin is ever given credentials.
+    cors: { origin: config.corsOrigins ?? "*", credentials: false },
     // GraphiQL sends its Headers tab with SSE requests but not as graphql-ws connectionParams, so
     // subscriptions in the browser use SSE; apps use graphql-ws.
     graphiql: config.graphiql ? { title: "IM server", subscriptionsProtocol: "SSE" } : false,

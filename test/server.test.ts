@@ -6,6 +6,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import pg from "pg";
+import { loadConfig } from "../src/config.js";
 import type { App } from "../src/server.js";
 import { ROOT, spawnServer, startApp, type TestServer, testStorage } from "./helpers/app.js";
 import { connect, fails, gql, ok } from "./helpers/client.js";
@@ -98,6 +99,56 @@ describe("HTTP surface", () => {
     } finally {
       await limited.stop();
     }
+  });
+});
+
+describe("network settings", () => {
+  const preflight = (target: string, from: string) =>
+    fetch(target, {
+      method: "OPTIONS",
+      headers: {
+        origin: from,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type",
+      },
+    });
+
+  it("lets any origin call without credentials by default (auth is a bearer token)", async () => {
+    const answer = await preflight(url, "https://any.example");
+    // Yoga answers "*" with the caller's origin itself, which means the same without credentials.
+    assert.ok(["*", "https://any.example"].includes(answer.headers.get("access-control-allow-origin")!));
+    assert.notEqual(answer.headers.get("access-control-allow-credentials"), "true");
+    assert.match(answer.headers.get("access-control-allow-headers") ?? "", /authorization/);
+  });
+
+  it("CORS_ORIGINS allows the listed origins only; REGISTRATION=closed leaves accounts to the app server", async () => {
+    const strict = await startApp({
+      CORS_ORIGINS: "https://app.example.com, http://localhost:5173",
+      REGISTRATION: "closed",
+    });
+    try {
+      const allowed = await preflight(strict.url, "https://app.example.com");
+      assert.equal(allowed.headers.get("access-control-allow-origin"), "https://app.example.com");
+      const refused = await preflight(strict.url, "https://evil.example");
+      assert.notEqual(refused.headers.get("access-control-allow-origin"), "https://evil.example");
+      assert.notEqual(refused.headers.get("access-control-allow-origin"), "*");
+
+      const register =
+        "mutation($u: String!, $p: String!) { register(username: $u, password: $p) { token } }";
+      assert.match(await fails("FORBIDDEN", strict.url, register, { u: "newcomer", p: PASSWORD }), /closed/);
+      const admin = await adminToken(strict.url);
+      await ok(
+        strict.url,
+        "mutation($u: [AdminUserInput!]!) { adminCreateUsers(users: $u) { id } }",
+        { u: [{ username: "made-by-app", password: PASSWORD }] },
+        admin,
+      );
+      await signIn(strict.url, "made-by-app");
+    } finally {
+      await strict.stop();
+    }
+    assert.throws(() => loadConfig({ CORS_ORIGINS: "app.example.com" }), /CORS_ORIGINS/);
+    assert.throws(() => loadConfig({ REGISTRATION: "invite" }), /REGISTRATION/);
   });
 });
 

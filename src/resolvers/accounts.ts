@@ -1,6 +1,6 @@
 import type { Context, Services } from "../context.js";
 import { isUniqueViolation } from "../db/errors.js";
-import { AppError, badInput, notFound, unauthenticated } from "../errors.js";
+import { AppError, badInput, forbidden, notFound, unauthenticated } from "../errors.js";
 import type { Device, Prisma, User } from "../generated/prisma/client.js";
 import { hashPassword, verifyPassword } from "../security/passwords.js";
 import { newToken } from "../security/tokens.js";
@@ -88,6 +88,11 @@ export async function openSession(
 }
 
 export async function register(ctx: Context, input: NewUserInput & DeviceInput): Promise<AuthPayload> {
+  if (ctx.services.config.registration === "closed") {
+    throw forbidden(
+      "Registration is closed on this server: accounts are made by the app server (adminCreateUsers)",
+    );
+  }
   const device = checkDevice(input);
   // Broadcasts come from this name: nobody may sign up as it (adminBroadcast makes it, passwordless).
   if (check.maybeUsername(input.username) === ctx.services.config.broadcast.sender) {
