@@ -75,7 +75,10 @@ RecordRef.implement({
       description: "Who wrote it; null for a registration that was refused.",
       resolve: (record) => record.user?.username ?? null,
     }),
-    chatId: t.exposeID("chatId", { nullable: true, description: "The chat it was written in (direct, group, room or thread), if any." }),
+    chatId: t.exposeID("chatId", {
+      nullable: true,
+      description: "The chat it was written in (direct, group, room or thread), if any.",
+    }),
     messageId: t.field({
       type: "ID",
       nullable: true,
