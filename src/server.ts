@@ -185,6 +185,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
 
   let draining = false;
   const httpServer = createServer(async (req, res) => {
+    res.setHeader("x-request-id", requestIdOf(req));
     const path = req.url?.split("?")[0];
     if (path === "/healthz") return json(res, 200, { status: "ok", version: VERSION });
     if (path === "/readyz") {
@@ -350,6 +351,12 @@ async function readiness(services: Services, redis: RedisClients | undefined, dr
   const redisState = redis ? await probe(() => redis.command.ping()) : "not configured";
   const ready = !draining && database === "ok" && (redisState === "ok" || !redis);
   return { ready, draining, database, redis: redisState };
+}
+
+/** The caller's X-Request-Id when it is a sane token (a proxy's, a client's), else a new one. */
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers["x-request-id"];
+  return typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {

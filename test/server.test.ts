@@ -48,6 +48,28 @@ describe("HTTP surface", () => {
     assert.equal(body.redis, servicesMode ? "ok" : "not configured");
   });
 
+  it("carries X-Request-Id on every answer: the caller's, or a new one", async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ query: "{ __typename }" }),
+      });
+    assert.equal(
+      (await post({ "x-request-id": "trace-42.a:b" })).headers.get("x-request-id"),
+      "trace-42.a:b",
+    );
+    const made = (await post({})).headers.get("x-request-id");
+    assert.match(made ?? "", /^[0-9a-f-]{36}$/);
+    const junk = (await post({ "x-request-id": "no spaces or <tags>" })).headers.get("x-request-id");
+    assert.match(junk ?? "", /^[0-9a-f-]{36}$/, "an unusable id is replaced");
+    for (const path of ["/healthz", "/readyz", "/nowhere"]) {
+      const answer = await fetch(`${origin()}${path}`, { headers: { "x-request-id": "probe-1" } });
+      assert.equal(answer.headers.get("x-request-id"), "probe-1", path);
+      await answer.body?.cancel();
+    }
+  });
+
   it("serves GraphiQL to browsers and GraphQL over GET", async () => {
     const page = await fetch(url, { headers: { accept: "text/html" } });
     assert.equal(page.status, 200);
