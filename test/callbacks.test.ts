@@ -53,6 +53,15 @@ describe("post-send webhook", () => {
     const inGroup = (
       await ok(url, SEND, { to: { group: group.id }, body: { text: { text: "hello group" } } }, bob.token)
     ).sendMessage;
+    // A call carries the message as it is when the call is made: wait for the two sends' calls before
+    // the edit and the recall change them.
+    const createdCall = (id: string) =>
+      receiver.received.some((r) => r.json.event === "message.created" && r.json.message.id === id);
+    await eventually(
+      async () => createdCall(direct.id) && createdCall(inGroup.id),
+      10_000,
+      "the sends' calls",
+    );
     await ok(
       url,
       `mutation($id: ID!) { editMessage(id: $id, body: { text: { text: "hello, bob" } }) { id } }`,
