@@ -4,7 +4,6 @@ import type { AddressInfo } from "node:net";
 import type { Plugin } from "@envelop/core";
 import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
-import { createFetch } from "@whatwg-node/fetch";
 import { type ExecutionArgs, type GraphQLError, getOperationAST } from "graphql";
 import { createYoga, type YogaInitialContext } from "graphql-yoga";
 import { WebSocketServer } from "ws";
@@ -25,6 +24,7 @@ import { applyMigrations, readMigrations } from "./db/migrate.js";
 import { RoomHub } from "./delivery/room-hub.js";
 import { useSharedEventRendering } from "./delivery/shared-render.js";
 import { ChatLogTailer } from "./delivery/tailer.js";
+import { useSpooledUploads } from "./http/spooled-uploads.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createEventBus } from "./pubsub/index.js";
 import { createPresenceStore } from "./pubsub/presence.js";
@@ -32,7 +32,7 @@ import { createRateLimiter } from "./pubsub/rate-limit.js";
 import { connectRedis, type RedisClients } from "./pubsub/redis.js";
 import { CloseCode, ConnectionRegistry, delay, type LiveConnection } from "./realtime/connections.js";
 import { serveGraphqlWs } from "./realtime/graphql-ws.js";
-import { DOWNLOAD_PATH, loadSigningKey, serveDownload } from "./resolvers/attachments.js";
+import { DOWNLOAD_PATH, loadSigningKey, serveDownload, spoolDir } from "./resolvers/attachments.js";
 import { scheduleBroadcasts } from "./resolvers/broadcasts.js";
 import { EXPORT_PATH, serveExport } from "./resolvers/exports.js";
 import { scheduleMessageStats } from "./resolvers/message-stats.js";
@@ -145,11 +145,9 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
-    // The multipart parser stops reading at the cap instead of buffering an oversized upload.
-    fetchAPI: createFetch({
-      formDataLimits: { fileSize: config.maxUploadBytes, files: 1, fieldSize: 1024 * 1024 },
-    }),
     landingPage: false,
+    // Yoga's cap on any body (25 MB by default) must let the largest upload and its fields through.
+    maxRequestBodySize: config.maxUploadBytes + 2 * 1024 * 1024,
     // Auth is a bearer token, never a cookie, so no origin is ever given credentials.
     cors: { origin: config.corsOrigins ?? "*", credentials: false },
     // GraphiQL sends its Headers tab with SSE requests but not as graphql-ws connectionParams, so
@@ -168,6 +166,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       costLimitPlugin({ maxCost: config.maxQueryCost, onReject: markLimitExceeded }),
       useRequestErrorCodes(log),
       useSharedEventRendering(),
+      useSpooledUploads({ dir: spoolDir(config.attachmentsDir), maxFileBytes: config.maxUploadBytes }),
     ],
     context: async (initial: YogaInitialContext & Partial<ServerContext>): Promise<Context> => {
       const overWebSocket = Boolean(initial.connection || initial.token);

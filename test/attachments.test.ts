@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { get } from "node:http";
+import { readdir, stat } from "node:fs/promises";
+import { get, request } from "node:http";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { App } from "../src/server.js";
 import { startApp, type TestServer } from "./helpers/app.js";
-import { fails, ok, upload, uploaded } from "./helpers/client.js";
+import { eventually, fails, ok, upload, uploaded } from "./helpers/client.js";
 import { signUp } from "./helpers/factories.js";
 import { SEND } from "./helpers/messaging.js";
 
 const MAX_UPLOAD = 64 * 1024;
-let server: TestServer;
+let server: TestServer & { app: App };
 let url: string;
 before(async () => {
   server = await startApp({ MAX_UPLOAD_BYTES: String(MAX_UPLOAD) });
@@ -71,6 +74,79 @@ describe("uploadFile", () => {
       type: "application/octet-stream",
     });
     assert.equal(big.errors?.[0]?.extensions?.code, "LIMIT_EXCEEDED", JSON.stringify(big.errors));
+  });
+
+  it("writes an upload to disk as it arrives, and leaves nothing behind when it is cut off", async () => {
+    const alice = await signUp(url);
+    const spool = path.join(server.app.services.config.attachmentsDir, ".incoming");
+    const spooledBytes = async () => {
+      const names = await readdir(spool).catch(() => []);
+      const sizes = await Promise.all(names.map((name) => stat(path.join(spool, name)).then((s) => s.size)));
+      return sizes.reduce((sum, size) => sum + size, 0);
+    };
+    const bytes = Buffer.alloc(MAX_UPLOAD - 1, 7);
+    const half = Math.floor(bytes.length / 2);
+    // The parser may hold back a boundary's length at the end of what it has, never more.
+    const halfOnDisk = async () => (await spooledBytes()) >= half - 256;
+    const sendHalf = () => {
+      const boundary = "----upload-test";
+      const head = Buffer.from(
+        [
+          `--${boundary}`,
+          'Content-Disposition: form-data; name="operations"',
+          "",
+          JSON.stringify({
+            query: "mutation($file: File!) { uploadFile(file: $file) { size sha256 } }",
+            variables: { file: null },
+          }),
+          `--${boundary}`,
+          'Content-Disposition: form-data; name="map"',
+          "",
+          '{"0":["variables.file"]}',
+          `--${boundary}`,
+          'Content-Disposition: form-data; name="0"; filename="big.bin"',
+          "Content-Type: application/octet-stream",
+          "",
+          "",
+        ].join("\r\n"),
+      );
+      const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+      const answer = new Promise<Record<string, any>>((resolve, reject) => {
+        const req = request(url, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${alice.token}`,
+            "content-type": `multipart/form-data; boundary=${boundary}`,
+          },
+        });
+        req.on("response", (response) => {
+          let text = "";
+          response.on("data", (chunk) => (text += chunk));
+          response.on("end", () => resolve(JSON.parse(text)));
+        });
+        req.on("error", reject);
+        req.write(Buffer.concat([head, bytes.subarray(0, half)]));
+        pending = { finish: () => req.end(Buffer.concat([bytes.subarray(half), tail])), cut: () => req.destroy() };
+      });
+      return answer;
+    };
+    let pending: { finish(): void; cut(): void } | undefined;
+
+    // Half a file sent: that half is already on disk, not held by the server.
+    const answer = sendHalf();
+    await eventually(halfOnDisk, 10_000, "the first half on disk");
+    pending!.finish();
+    const { data, errors } = await answer;
+    assert.equal(errors, undefined, JSON.stringify(errors));
+    assert.equal(data?.uploadFile.size, bytes.length);
+    assert.equal(data?.uploadFile.sha256, createHash("sha256").update(bytes).digest("hex"));
+    assert.equal(await spooledBytes(), 0, "the kept file moved out of the spool");
+
+    // A client that goes away mid-file leaves no partial file behind.
+    sendHalf().catch(() => {});
+    await eventually(halfOnDisk, 10_000, "the first half on disk");
+    pending!.cut();
+    await eventually(async () => (await readdir(spool)).length === 0, 10_000, "the spool emptied");
   });
 
   it("refuses a plain value where the file belongs, in variables or written in the query", async () => {

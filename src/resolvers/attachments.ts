@@ -1,15 +1,12 @@
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { rename, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
-import { Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import send from "send";
 import type { Context, Services } from "../context.js";
 import { fragment, sql } from "../db/sql.js";
-import { AppError } from "../errors.js";
 import type { Attachment } from "../generated/prisma/client.js";
+import { type SpooledFile, uploadTooLarge } from "../http/spooled-uploads.js";
 import { requireUser } from "./access.js";
 import { inHistorySql, readableSql } from "./visibility.js";
 
@@ -20,45 +17,23 @@ import { inHistorySql, readableSql } from "./visibility.js";
 const URL_LIFETIME_SECONDS = 3600;
 export const DOWNLOAD_PATH = "/attachments/";
 
-export async function uploadFile(ctx: Context, file: File): Promise<Attachment> {
+export async function uploadFile(ctx: Context, file: SpooledFile): Promise<Attachment> {
   const { user } = requireUser(ctx);
-  const { attachmentsDir, maxUploadBytes } = ctx.services.config;
-  if (file.size > maxUploadBytes) throw uploadTooLarge(maxUploadBytes, file.size);
+  const { maxUploadBytes } = ctx.services.config;
+  // The request parser spooled and hashed it (src/http/spooled-uploads.ts); keeping it is a rename,
+  // so a half-written file never has a final name.
+  if (file.size > maxUploadBytes) throw uploadTooLarge(maxUploadBytes);
   const id = randomUUID();
-  await mkdir(attachmentsDir, { recursive: true });
-  // Written aside and renamed, so a half-written file never has the final name; streamed, and
-  // hashed on the way, so the server holds no second copy of it.
-  const partial = path.join(attachmentsDir, `${id}.partial`);
-  const hash = createHash("sha256");
-  let size = 0;
-  const measure = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
-  try {
-    // Readable.from, not fromWeb: the multipart parser's File is a ponyfill, iterable but not Node's own.
-    await pipeline(
-      Readable.from(file.stream() as unknown as AsyncIterable<Uint8Array>),
-      measure,
-      createWriteStream(partial),
-    );
-  } catch (error) {
-    await rm(partial, { force: true });
-    throw error;
-  }
-  await rename(partial, filePath(ctx.services, id));
+  await rename(file.path, filePath(ctx.services, id));
   try {
     return await ctx.prisma.attachment.create({
       data: {
         id,
         uploaderId: user.id,
         name: cleanName(file.name),
-        size,
+        size: file.size,
         mimeType: file.type || "application/octet-stream",
-        sha256: hash.digest("hex"),
+        sha256: file.sha256,
       },
     });
   } catch (error) {
@@ -68,13 +43,8 @@ export async function uploadFile(ctx: Context, file: File): Promise<Attachment> 
   }
 }
 
-export function uploadTooLarge(max: number, size?: number) {
-  return new AppError(
-    "LIMIT_EXCEEDED",
-    `Files are at most ${max} bytes (MAX_UPLOAD_BYTES)${size === undefined ? "" : `; this one is ${size}`}`,
-    { field: "file" },
-  );
-}
+/** Where uploads are written while they arrive: beside the files, so keeping one is a rename. */
+export const spoolDir = (attachmentsDir: string) => path.join(attachmentsDir, ".incoming");
 
 function cleanName(raw: string): string {
   const name = path

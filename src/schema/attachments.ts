@@ -1,19 +1,8 @@
 import { badInput } from "../errors.js";
 import type { Attachment } from "../generated/prisma/client.js";
+import { SpooledFile } from "../http/spooled-uploads.js";
 import * as attachments from "../resolvers/attachments.js";
 import { builder, perViewer, sameForEveryViewer } from "./builder.js";
-
-/** A multipart request's file, whichever File implementation the request parser made it with. */
-function isFile(value: unknown): value is File {
-  const file = value as Partial<File> | null;
-  return (
-    typeof file === "object" &&
-    file !== null &&
-    typeof file.arrayBuffer === "function" &&
-    typeof file.size === "number" &&
-    typeof file.name === "string"
-  );
-}
 
 const NOT_A_FILE =
   "file must be a file sent with the GraphQL multipart request spec, not a value in the JSON";
@@ -24,7 +13,7 @@ builder.scalarType("File", {
     throw new Error("File is input only");
   },
   parseValue: (value) => {
-    if (!isFile(value)) throw badInput(NOT_A_FILE, "file");
+    if (!(value instanceof SpooledFile)) throw badInput(NOT_A_FILE, "file");
     return value;
   },
   parseLiteral: () => {

@@ -6,6 +6,7 @@ import { SAME_FOR_EVERY_VIEWER } from "../delivery/shared-render.js";
 import { forbidden } from "../errors.js";
 import type PrismaTypes from "../generated/pothos-types.js";
 import { getDatamodel } from "../generated/pothos-types.js";
+import type { SpooledFile } from "../http/spooled-uploads.js";
 import { notSignedIn } from "../resolvers/access.js";
 
 export const builder = new SchemaBuilder<{
@@ -15,7 +16,7 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
-    File: { Input: File; Output: never };
+    File: { Input: SpooledFile; Output: never };
   };
   DefaultFieldNullability: false;
 }>({

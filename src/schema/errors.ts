@@ -3,8 +3,6 @@ import { ERROR_CODES, type ErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 
 const KNOWN = new Set<string>(ERROR_CODES);
-const MULTIPART_LIMIT =
-  /^(File size|Files|Field value size|Parts|Fields) limit exceeded|^Field value size exceeded/;
 
 // In place rather than a copy: yoga logs every error its mask replaces, and these are the client's.
 function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
@@ -23,8 +21,7 @@ export function toClientError(error: unknown, log: Logger): GraphQLError {
     if (typeof code === "string" && KNOWN.has(code)) return error;
     const original = error.originalError;
     if (!original || (original instanceof GraphQLError && !original.originalError)) {
-      // The multipart parser's caps (see formDataLimits in server.ts) are limits, not malformed input.
-      return withCode(error, MULTIPART_LIMIT.test(error.message) ? "LIMIT_EXCEEDED" : "BAD_USER_INPUT");
+      return withCode(error, "BAD_USER_INPUT");
     }
   }
   const cause = error instanceof GraphQLError ? (error.originalError ?? error) : error;
