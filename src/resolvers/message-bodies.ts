@@ -62,12 +62,8 @@ export function bodyType(input: BodyInput): BodyType {
 
 export async function prepareBody(ctx: Context, userId: string, input: BodyInput): Promise<PreparedBody> {
   const type = bodyType(input);
-  const plain = (body: Record<string, unknown>, searchText: string | null = null): PreparedBody => ({
-    type,
-    body,
-    attachmentIds: [],
-    searchText,
-  });
+  const plain = (body: Record<string, unknown>): PreparedBody =>
+    withSearchText({ type, body, attachmentIds: [], searchText: null });
   switch (type) {
     case "TEXT": {
       const text = input.text!.text;
@@ -77,7 +73,7 @@ export async function prepareBody(ctx: Context, userId: string, input: BodyInput
         });
       }
       if (text.trim() === "") throw badInput("text must not be empty", "text");
-      return plain({ text }, text);
+      return plain({ text });
     }
     case "IMAGE":
     case "VOICE":
@@ -100,7 +96,7 @@ export async function prepareBody(ctx: Context, userId: string, input: BodyInput
       if (!(Math.abs(latitude) <= 90)) throw badInput("latitude must be from -90 to 90", "latitude");
       if (!(Math.abs(longitude) <= 180)) throw badInput("longitude must be from -180 to 180", "longitude");
       const place = address == null ? null : check.text(address, "address", { min: 0, max: 500 });
-      return plain({ latitude, longitude, address: place }, place);
+      return plain({ latitude, longitude, address: place });
     }
     case "COMMAND": {
       const { action, params } = input.command!;
@@ -115,7 +111,7 @@ export async function prepareBody(ctx: Context, userId: string, input: BodyInput
         throw badInput("event must be 1-32 characters of A-Z, a-z, 0-9, '-', '_', '/' and '.'", "event");
       }
       const values = customFields(fields);
-      return plain({ event, fields: values }, [event, ...Object.values(values)].join(" "));
+      return plain({ event, fields: values });
     }
     case "COMBINED": {
       const { title, summary, messageIds } = input.combined!;
@@ -128,12 +124,12 @@ export async function prepareBody(ctx: Context, userId: string, input: BodyInput
         throw notFound(`No message ${missing.slice(0, 5).join(", ")} that you can forward`);
       const cleanTitle = check.text(title, "title", { max: 128 });
       const cleanSummary = summary == null ? null : check.text(summary, "summary", { min: 0, max: 1000 });
-      return {
+      return withSearchText({
         type,
         body: { title: cleanTitle, summary: cleanSummary, messageIds: ids },
         attachmentIds: [...new Set([...found.values()].flatMap((message) => message.attachmentIds))],
-        searchText: [cleanTitle, cleanSummary].filter(Boolean).join(" "),
-      };
+        searchText: null,
+      });
     }
   }
 }
@@ -153,7 +149,10 @@ export function customFields(raw: unknown): Record<string, string> {
   return fields as Record<string, string>;
 }
 
-/** The body's searchText again, after its text was changed (masked by moderation, rewritten by the app). */
+/**
+ * The words search finds a message by, from its body; used again after the text changed (masked by
+ * moderation, rewritten by the app). A file's name, which its body does not hold, is kept as it is.
+ */
 export function withSearchText(prepared: PreparedBody): PreparedBody {
   const body = prepared.body as Record<string, string | null | Record<string, string>>;
   switch (prepared.type) {
