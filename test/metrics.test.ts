@@ -91,6 +91,7 @@ describe("GET /metrics", () => {
       alice.token,
     );
     await fails("BAD_USER_INPUT", url, "query MetricsInvalid { noSuchField }");
+    await fails("BAD_USER_INPUT", url, "query MetricsUnparsable {");
     const socket = connect(alice.token);
     await socket.connected;
     const overSocket = subscribe(socket, "query MetricsOverSocket { me { username } }");
@@ -106,6 +107,8 @@ describe("GET /metrics", () => {
           count("MetricsMe", "query", "UNAUTHENTICATED") === 1 &&
           count("MetricsSend", "mutation", "NOT_FOUND") === 1 &&
           count("MetricsInvalid", "query", "BAD_USER_INPUT") === 1 &&
+          // A document that does not parse has no name or type to tell.
+          count("anonymous", "unknown", "BAD_USER_INPUT") === 1 &&
           count("MetricsOverSocket", "query", "ok") === 1 &&
           moved("im_graphql_operation_duration_seconds_count", { operation: "MetricsPing" }) === 2 &&
           moved("im_graphql_operation_duration_seconds_count", { operation: "MetricsSend" }) === 1

@@ -136,8 +136,3 @@ export function countDatabaseError(kind: DatabaseErrorKind): void {
 export function countRedisError(role: string): void {
   if (role === "command" || role === "subscriber") redisErrors[role]++;
 }
-
-/** Whether scrapes are served and histograms observed in this process. */
-export function recording(): boolean {
-  return state.on;
-}
