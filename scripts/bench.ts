@@ -20,11 +20,13 @@ import { prepareSearch, runSearch } from "./bench/search.js";
 //   [--users 1000] [--watched 100] [--members 500,3000 (default 500)] [--direct-rate 20] [--direct-pairs 4]
 //   [--selection shared,personal (default shared)] [--room-members 2000] [--mix 0.1,0.45 (room: HIGH, LOW shares)]
 //   [--connections 5000,20000] [--reference relay|none] [--stored 1000000 (search; embedded: 200000)]
-//   [--repeat 10 (search: requests per case and user)]
+//   [--repeat 10 (search: requests per case and user)] [--metrics on,off (default on)]
 // `all` leaves out search, which first writes its store (minutes for a million messages), and moderation.
 // Each run gets its own server process on fresh storage; results print as JSON lines. The direct and
 // connections workloads first run against the reference relay (bench/relay.ts) in the same
-// invocation, and the server's line carries its ratios to the relay's (`vsRelay`).
+// invocation, and the server's line carries its ratios to the relay's (`vsRelay`). With metrics on
+// (METRICS=true, the default) /metrics is scraped every second during the run, as Prometheus would
+// (more often); `--metrics on,off` runs each case both ways, for what metrics cost.
 
 const { values } = parseArgs({
   options: {
@@ -50,6 +52,7 @@ const { values } = parseArgs({
     reference: { type: "string", default: "relay" },
     stored: { type: "string" },
     repeat: { type: "string", default: "10" },
+    metrics: { type: "string", default: "on" },
   },
 });
 
@@ -81,10 +84,15 @@ for (const mode of modes) {
     const selections = (
       workload === "group" || workload === "room" ? values.selection!.split(",") : ["shared"]
     ) as Selection[];
+    const metricsSettings = values.metrics!.split(",").map((setting) => setting === "on");
     const runs = rates.flatMap((rate) =>
-      sizes.flatMap((size) => selections.map((selection) => [rate, size, selection] as const)),
+      sizes.flatMap((size) =>
+        selections.flatMap((selection) =>
+          metricsSettings.map((metrics) => [rate, size, selection, metrics] as const),
+        ),
+      ),
     );
-    for (const [rate, size, selection] of runs) {
+    for (const [rate, size, selection, metrics] of runs) {
       const searchOptions = {
         messages: Number(values.stored ?? (mode === "embedded" ? 200_000 : 1_000_000)),
         repeat: Number(values.repeat),
@@ -140,18 +148,47 @@ for (const mode of modes) {
       }
       const server = await startServer(
         mode,
-        workload === "room" ? ROOM_BENCH_ENV : {},
+        { ...(workload === "room" ? ROOM_BENCH_ENV : {}), METRICS: String(metrics) },
         workload === "search" ? prepareSearch(searchOptions, searchers) : undefined,
       );
+      const scraper = metrics ? scrapeEverySecond(server.url) : undefined;
       try {
         const result: Figures & { vsRelay?: unknown } = await run(server);
         if (reference) result.vsRelay = ratios(result, reference);
+        result.metrics = scraper ? { on: true, ...scraper.stop() } : { on: false };
         console.log(JSON.stringify(result));
       } finally {
+        scraper?.stop();
         await server.stop();
       }
     }
   }
+}
+
+/** Scrapes /metrics once a second, one scrape at a time; `stop` says how many answered. */
+function scrapeEverySecond(serverUrl: string) {
+  const counts = { scrapes: 0, failedScrapes: 0 };
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    fetch(new URL("/metrics", serverUrl))
+      .then(async (response) => {
+        await response.text();
+        if (response.ok) counts.scrapes++;
+        else counts.failedScrapes++;
+      })
+      .catch(() => counts.failedScrapes++)
+      .finally(() => {
+        busy = false;
+      });
+  }, 1000);
+  return {
+    stop() {
+      clearInterval(timer);
+      return counts;
+    },
+  };
 }
 
 /** What a workload prints that the relay prints too. */

@@ -66,6 +66,10 @@ export interface Config {
   /** Origins browsers may call from; undefined: any origin (without credentials: auth is a bearer token). */
   corsOrigins: string[] | undefined;
   graphiql: boolean;
+  /** GET /metrics (Prometheus), and the recording behind it. */
+  metrics: boolean;
+  /** When set, /metrics wants `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
 
@@ -191,6 +195,15 @@ function url(env: Env, name: string): string | undefined {
   const raw = text(env, name);
   if (raw !== undefined && !/^https?:\/\/[^/]/.test(raw)) {
     throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}"`);
+  }
+  return raw;
+}
+
+/** A bearer token: long enough not to be guessed, and only characters a header carries as they are. */
+function secretToken(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && !/^[\x21-\x7e]{16,}$/.test(raw)) {
+    throw new ConfigError(`${name} must be at least 16 printable characters without spaces`);
   }
   return raw;
 }
@@ -338,6 +351,8 @@ export function loadConfig(env: Env = process.env): Config {
     registration: oneOf(env, "REGISTRATION", "open", ["open", "closed"] as const),
     corsOrigins: origins(env, "CORS_ORIGINS"),
     graphiql: boolean(env, "GRAPHIQL", true),
+    metrics: boolean(env, "METRICS", true),
+    metricsToken: secretToken(env, "METRICS_TOKEN"),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
   };
 }

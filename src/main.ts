@@ -2,6 +2,7 @@ import cluster from "node:cluster";
 import { reportToPrimary, superviseWorkers } from "./cluster.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
+import { aggregateWorkerMetrics } from "./metrics/cluster.js";
 
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -14,6 +15,7 @@ try {
 const log = createLogger(config.logLevel);
 
 if (config.workers > 1 && cluster.isPrimary) {
+  if (config.metrics) aggregateWorkerMetrics();
   superviseWorkers(config.workers, log);
 } else {
   // Imported here so the primary of several workers never loads the schema and database code.

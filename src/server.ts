@@ -26,6 +26,8 @@ import { useSharedEventRendering } from "./delivery/shared-render.js";
 import { ChatLogTailer } from "./delivery/tailer.js";
 import { useSpooledUploads } from "./http/spooled-uploads.js";
 import { createLogger, type Logger } from "./logger.js";
+import { createMetrics, METRICS_PATH } from "./metrics/endpoint.js";
+import { useOperationMetrics } from "./metrics/operations.js";
 import { createEventBus } from "./pubsub/index.js";
 import { createPresenceStore } from "./pubsub/presence.js";
 import { createRateLimiter } from "./pubsub/rate-limit.js";
@@ -162,6 +164,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     },
     maskedErrors: { maskError: (error) => toClientError(error, log) },
     plugins: [
+      ...(config.metrics ? [useOperationMetrics()] : []),
       maxDepthPlugin({ n: config.maxQueryDepth, onReject: markLimitExceeded }),
       costLimitPlugin({ maxCost: config.maxQueryCost, onReject: markLimitExceeded }),
       useRequestErrorCodes(log),
@@ -182,6 +185,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     },
   });
 
+  const metrics = createMetrics(config, { db, log, openSockets: () => wsServer.clients.size });
   let draining = false;
   const httpServer = createServer(async (req, res) => {
     res.setHeader("x-request-id", requestIdOf(req));
@@ -191,6 +195,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       const checks = await readiness(services, redis, draining);
       return json(res, checks.ready ? 200 : 503, checks);
     }
+    if (path === METRICS_PATH) return metrics.serve(req, res);
     if (path?.startsWith(DOWNLOAD_PATH) && (req.method === "GET" || req.method === "HEAD")) {
       return serveDownload(services, req, res).catch((error: Error) => {
         log.error("Download failed", { error: error.message });
@@ -317,6 +322,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       if (draining) return;
       draining = true;
       stopTimers();
+      metrics.stop();
       await Promise.all(pumps.map((pump) => pump.stop()));
       log.info("Draining");
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));

@@ -8,6 +8,8 @@ import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import type { Logger } from "../logger.js";
+import { countDatabaseError } from "../metrics/registry.js";
+import { isUniqueViolation } from "./errors.js";
 import type { SqlSession } from "./migrate.js";
 import { preparedRunner } from "./pglite-prepared.js";
 import type { SqlStatement } from "./sql.js";
@@ -43,6 +45,14 @@ const driverTypes = {
 };
 const utcParsers = { [UTC_TIMESTAMP]: parseUtc };
 
+/** A statement's failure, counted for /metrics unless it is a unique key's (a race the caller settles). */
+function counted<T>(statement: Promise<T>): Promise<T> {
+  return statement.catch((error: unknown) => {
+    if (!isUniqueViolation(error)) countDatabaseError("query");
+    throw error;
+  });
+}
+
 /** A client over `adapter` that counts the statements it sends. */
 function countingClient(adapter: SqlDriverAdapterFactory) {
   const prisma = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" as const }] });
@@ -69,14 +79,17 @@ async function openPostgres(connectionString: string, max: number, log?: Logger)
   const pool = new pg.Pool({ connectionString, max, options: "-c TimeZone=UTC" });
   // An idle connection the server drops (a restart, a failover) is replaced on next use; without a
   // listener its error would end the process.
-  pool.on("error", (error) => log?.warn("PostgreSQL connection lost", { error: error.message }));
+  pool.on("error", (error) => {
+    countDatabaseError("connection");
+    log?.warn("PostgreSQL connection lost", { error: error.message });
+  });
   const { prisma, counter } = countingClient(new PrismaPg(pool));
   return {
     mode: "postgres",
     prisma,
     async query<Row>(statement: SqlStatement) {
       counter.count++;
-      const result = await pool.query({ ...statement, types: driverTypes });
+      const result = await counted(pool.query({ ...statement, types: driverTypes }));
       return result.rows as Row[];
     },
     async transaction(work) {
@@ -85,7 +98,7 @@ async function openPostgres(connectionString: string, max: number, log?: Logger)
         await client.query("BEGIN");
         const result = await work(async <Row>(statement: SqlStatement) => {
           counter.count++;
-          const rows = await client.query({ ...statement, types: driverTypes });
+          const rows = await counted(client.query({ ...statement, types: driverTypes }));
           return rows.rows as Row[];
         });
         await client.query("COMMIT");
@@ -145,14 +158,16 @@ async function openEmbedded(dataDir: string): Promise<Database> {
     // PGlite queues this behind any open transaction, so it never lands inside one.
     async query<Row>(statement: SqlStatement) {
       counter.count++;
-      if (statement.name) return runPrepared<Row>({ ...statement, name: statement.name });
-      return (await pglite.query<Row>(statement.text, statement.values, { parsers: utcParsers })).rows;
+      if (statement.name) return counted(runPrepared<Row>({ ...statement, name: statement.name }));
+      return (await counted(pglite.query<Row>(statement.text, statement.values, { parsers: utcParsers })))
+        .rows;
     },
     transaction: (work) =>
       pglite.transaction((tx) =>
         work(async <Row>(statement: SqlStatement) => {
           counter.count++;
-          return (await tx.query<Row>(statement.text, statement.values, { parsers: utcParsers })).rows;
+          return (await counted(tx.query<Row>(statement.text, statement.values, { parsers: utcParsers })))
+            .rows;
         }),
       ),
     get queryCount() {

@@ -1,5 +1,6 @@
 import type { Services } from "../context.js";
 import { AppError, badInput } from "../errors.js";
+import { countDelivered, observeReplay, streamClosed, streamOpened } from "../metrics/registry.js";
 import type {
   ChatEphemeralMessage,
   EphemeralMessage,
@@ -276,7 +277,8 @@ class RoomFollower implements RoomReader {
       .catch(() => false)
       .then((sent) => {
         this.inFlight--;
-        if (!sent) this.enqueue(delivery);
+        if (sent) countDelivered("room", delivery.createdAt);
+        else this.enqueue(delivery);
       });
   }
 }
@@ -442,6 +444,7 @@ export async function followDevice<T>(
   };
 
   return handoff<T>(async (push, consumerLeft) => {
+    streamOpened();
     let stopped = false;
     consumerLeft.then(() => {
       stopped = true;
@@ -449,11 +452,22 @@ export async function followDevice<T>(
     });
     // A client may complete the subscription and start another under the same id: nothing of this one may reach it.
     const wanted = () => !stopped && !signals.ended;
+    // A resumed stream replays its backlog until it first waits for news: until then its events
+    // count as replayed (im_stream_replay_events), afterwards as live (im_delivery_latency_seconds).
+    let live = requested === null;
+    let replayedEvents = 0;
     const deliver = async (items: LogItem[], carried: Map<string, MessageRecord>, replayed: boolean) => {
-      for (const value of await present.durable(withCursors(items, at), carried, replayed)) {
+      const values = await present.durable(withCursors(items, at), carried, replayed);
+      for (let i = 0; i < values.length; i++) {
         if (stopped || signals.ended) return false;
+        const value = values[i]!;
         // A value pushed has been sent once push resolves, so a direct send after it keeps the order.
         if (!(await present.sendDirectly?.(value, wanted))) await push(value);
+        if (live) countDelivered("durable", committedAt(items[i]!));
+        else {
+          countDelivered("durable");
+          replayedEvents++;
+        }
       }
       return true;
     };
@@ -506,11 +520,18 @@ export async function followDevice<T>(
         if (chat.mustRead || chat.inbox.some((row) => row.pos > at.chat)) continue;
         while (signals.ephemeral.length > 0 && !stopped && !signals.ended) {
           await push(present.ephemeral(signals.ephemeral.shift()!));
+          countDelivered("live");
         }
         while (rooms.queue.length > 0 && !stopped && !signals.ended) {
-          await push(present.room(rooms.queue.shift()!));
+          const delivery = rooms.queue.shift()!;
+          await push(present.room(delivery));
+          countDelivered("room", delivery.createdAt);
         }
         if (signals.announced > userAt) continue;
+        if (!live) {
+          live = true;
+          observeReplay(replayedEvents);
+        }
         await signals.waitAfter(seen);
       }
       if (signals.ended && !stopped) {
@@ -518,8 +539,13 @@ export async function followDevice<T>(
         await push(present.ended(signals.ended));
       }
     } finally {
+      streamClosed();
       unsubscribe();
       delivered?.();
     }
   });
+}
+
+function committedAt(item: LogItem): Date {
+  return item.log === "user" ? item.event.createdAt : item.entry.createdAt;
 }

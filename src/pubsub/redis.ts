@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import type { Logger } from "../logger.js";
+import { countRedisError } from "../metrics/registry.js";
 
 export interface RedisClients {
   /** Commands and PUBLISH. */
@@ -12,7 +13,10 @@ export interface RedisClients {
 export async function connectRedis(url: string, log: Logger): Promise<RedisClients> {
   const open = async (role: string) => {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true });
-    client.on("error", (error) => log.warn("Redis connection error", { role, error: error.message }));
+    client.on("error", (error) => {
+      countRedisError(role);
+      log.warn("Redis connection error", { role, error: error.message });
+    });
     await client.connect();
     return client;
   };

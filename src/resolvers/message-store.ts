@@ -10,6 +10,7 @@ import {
   wakeStreams,
 } from "../delivery/user-log.js";
 import type { Message, MessageType } from "../generated/prisma/client.js";
+import { countStored } from "../metrics/registry.js";
 import { blockedSql, contactsSql } from "./contacts.js";
 
 // The hot path. Storing direct messages is one SQL statement, so it is one round trip with no
@@ -153,6 +154,7 @@ export async function storeDirectMessagesWith(
       verdict ? { refusal: verdict } : { message: messages[next++]! },
     ),
     wake: (services) => {
+      countStored("direct", messages.length);
       if (messages.length > 0) wakeStreams(services, written(messages, rows[0]!.positions), messages);
     },
   };

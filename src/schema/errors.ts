@@ -1,6 +1,8 @@
 import { GraphQLError } from "graphql";
+import { isDatabaseFailure } from "../db/errors.js";
 import { ERROR_CODES, type ErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { countDatabaseError } from "../metrics/registry.js";
 
 const KNOWN = new Set<string>(ERROR_CODES);
 
@@ -11,20 +13,36 @@ function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
 }
 
 /**
+ * The code of an error the client is meant to see as it is: ours (AppError), or one graphql-js
+ * raises about the request itself (syntax, validation, variable values); undefined for anything
+ * else, which is a bug or an outage.
+ */
+function requestCode(error: unknown): ErrorCode | undefined {
+  if (!(error instanceof GraphQLError)) return undefined;
+  const code = error.extensions?.code;
+  if (typeof code === "string" && KNOWN.has(code)) return code as ErrorCode;
+  const original = error.originalError;
+  if (!original || (original instanceof GraphQLError && !original.originalError)) {
+    return "BAD_USER_INPUT";
+  }
+  return undefined;
+}
+
+/** The code the client gets for `error` (toClientError's). */
+export function clientCode(error: unknown): ErrorCode {
+  return requestCode(error) ?? "INTERNAL";
+}
+
+/**
  * What a client may see of an error. Ours (AppError) pass as they are; errors graphql-js raises about
  * the request itself (syntax, validation, variable values) get BAD_USER_INPUT; anything else is a bug
  * or an outage and becomes INTERNAL, with the detail only in the server log.
  */
 export function toClientError(error: unknown, log: Logger): GraphQLError {
-  if (error instanceof GraphQLError) {
-    const code = error.extensions?.code;
-    if (typeof code === "string" && KNOWN.has(code)) return error;
-    const original = error.originalError;
-    if (!original || (original instanceof GraphQLError && !original.originalError)) {
-      return withCode(error, "BAD_USER_INPUT");
-    }
-  }
+  const code = requestCode(error);
+  if (code) return withCode(error as GraphQLError, code);
   const cause = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  if (isDatabaseFailure(cause)) countDatabaseError("query");
   log.error("Unexpected error", {
     error: cause instanceof Error ? cause.message : String(cause),
     stack: cause instanceof Error ? cause.stack : undefined,

@@ -5,6 +5,7 @@ import { appendSql } from "../../delivery/chat-log.js";
 import { groupCommit } from "../../delivery/group-commit.js";
 import { wakeChatLog } from "../../delivery/user-log.js";
 import type { Message, MessageType } from "../../generated/prisma/client.js";
+import { countStored } from "../../metrics/registry.js";
 import { SPEAK_REFUSAL_SQL } from "./policy.js";
 
 // Storing group messages: the message row, one chat-log entry and the chat's row, whatever the
@@ -112,6 +113,7 @@ async function storeBatch(services: Services, inputs: NewGroupMessage[]): Promis
         (SELECT max(pos)::text FROM appended) AS last`);
   });
   const messages = (row!.messages ?? []).map(messageFromRow);
+  countStored("group", messages.length);
   if (row!.last) wakeChatLog(services, BigInt(row!.last));
   let next = 0;
   return row!.judged.map((judged) =>

@@ -4,6 +4,7 @@ import { sql } from "../../db/sql.js";
 import { messageToWire } from "../../delivery/wire.js";
 import { AppError, badInput } from "../../errors.js";
 import type { MessageType, Prisma, User } from "../../generated/prisma/client.js";
+import { countStored } from "../../metrics/registry.js";
 import type { RoomPriority } from "../../pubsub/topics.js";
 import { requireAdmin } from "../access.js";
 import type { RoomTarget } from "../chats.js";
@@ -105,6 +106,7 @@ export async function sendToRoom(
           searchText: prepared.searchText,
         },
       });
+      countStored("room");
     } catch (error) {
       const first = isUniqueViolation(error) ? await send.earlier() : null;
       if (first) return first;
@@ -180,6 +182,7 @@ export async function adminBroadcastToRooms(
       FROM unnest(${roomIds}::uuid[]) AS r
       RETURNING to_jsonb("Message".*) || jsonb_build_object('id', id::text) AS message`,
   );
+  countStored("room", rows.length);
   for (const { message } of rows) {
     const notes = new RoomNotes(ctx.services, message.chatId as string);
     notes.traffic({

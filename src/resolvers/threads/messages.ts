@@ -3,6 +3,7 @@ import { isUniqueViolation } from "../../db/errors.js";
 import type { Tx } from "../../delivery/user-log.js";
 import { AppError, badInput } from "../../errors.js";
 import type { Message, MessageType, Prisma, User } from "../../generated/prisma/client.js";
+import { countStored } from "../../metrics/registry.js";
 import type { ThreadTarget } from "../chats.js";
 import { commandMessage } from "../commands.js";
 import type { PreparedSend } from "../groups/messages.js";
@@ -86,6 +87,7 @@ export async function sendToThread(
     });
     return message.record;
   }
+  let created = false;
   try {
     const stored = await changeThread(ctx, target.thread, [], async (write): Promise<Message | null> => {
       if (send.screened) await requireSpeaker(write.tx, target, sender);
@@ -110,8 +112,10 @@ export async function sendToThread(
         data: { lastMessageAt: message.createdAt },
       });
       await noteNewMessage(write, ctx.services.config.threadSummarySeconds);
+      created = true;
       return message;
     });
+    if (created) countStored("thread");
     if (stored) return stored;
   } catch (error) {
     // Two sends with one clientMessageId racing: the one that lost gets the first's message.
