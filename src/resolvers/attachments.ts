@@ -10,6 +10,7 @@ import type { Context, Services } from "../context.js";
 import { fragment, sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import type { Attachment } from "../generated/prisma/client.js";
+import { consumeLimit } from "../security/abuse-limits.js";
 import { requireUser } from "./access.js";
 import { inHistorySql, readableSql } from "./visibility.js";
 
@@ -22,6 +23,7 @@ export const DOWNLOAD_PATH = "/attachments/";
 
 export async function uploadFile(ctx: Context, file: File): Promise<Attachment> {
   const { user } = requireUser(ctx);
+  await consumeLimit(ctx, "uploads", user.id);
   const { attachmentsDir, maxUploadBytes } = ctx.services.config;
   if (file.size > maxUploadBytes) throw uploadTooLarge(maxUploadBytes, file.size);
   const id = randomUUID();
