@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
 import { ConfigError, loadConfig } from "../src/config.js";
-import { addressKey } from "../src/security/abuse-limits.js";
+import { AppError } from "../src/errors.js";
+import type { RedisClients } from "../src/pubsub/redis.js";
+import { addressKey, createAbuseLimits } from "../src/security/abuse-limits.js";
 import { startApp, type TestServer, testStorage } from "./helpers/app.js";
 import { type GraphQLResponse, gql, ok, upload } from "./helpers/client.js";
 import { servicesMode, uniqueName } from "./helpers/env.js";
@@ -252,6 +255,24 @@ describe("limit settings", () => {
     assert.deepEqual(limits.sends.GROUP, { perSecond: 5, burst: 50 });
     assert.deepEqual(limits.sends.DIRECT, { perSecond: 20, burst: 50 });
     assert.equal(limits.registrationsPerHour, 20);
+  });
+
+  it("go on counting, per instance, while Redis is unreachable", async () => {
+    // Nothing listens on port 9 (discard): the client is never ready.
+    const command = new Redis({ host: "127.0.0.1", port: 9, lazyConnect: true, enableOfflineQueue: false });
+    try {
+      const limits = createAbuseLimits(loadConfig({ RATE_LIMIT_SEARCHES_PER_MINUTE: "1" }), {
+        command,
+      } as unknown as RedisClients);
+      await limits.consume("searches", "someone");
+      await assert.rejects(
+        limits.consume("searches", "someone"),
+        (error) => error instanceof AppError && error.code === "RATE_LIMITED",
+      );
+      await limits.consume("searches", "someone else");
+    } finally {
+      command.disconnect();
+    }
   });
 
   it("count an IPv6 client's /64 as one address", () => {
