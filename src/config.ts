@@ -45,8 +45,6 @@ export interface Config {
   maxContacts: number;
   /** Direct messages only between contacts. */
   requireContactForDirect: boolean;
-  /** sendTyping calls a user may make per 10 seconds. */
-  typingRateLimit: number;
   /** How often an instance looks for events whose wake-up was lost. */
   deliveryPollSeconds: number;
   /** The most members a group may be configured for (maxMembers). */
@@ -61,6 +59,7 @@ export interface Config {
   callbacks: CallbackConfig;
   broadcast: BroadcastConfig;
   push: PushConfig;
+  limits: LimitConfig;
   /** open: anyone may register; closed: accounts come from the admin API only. */
   registration: "open" | "closed";
   /** Origins browsers may call from; undefined: any origin (without credentials: auth is a bearer token). */
@@ -130,6 +129,30 @@ export interface PushConfig {
   fcmUrl: string;
   apns: { keyFile: string; keyId: string; teamId: string; topic: string; url: string } | undefined;
   webhookUrl: string | undefined;
+}
+
+/** Abuse limits (README.md, "Abuse limits"); past one a call fails with RATE_LIMITED. */
+export interface LimitConfig {
+  /** RATE_LIMITS=off lifts every limit below. */
+  enabled: boolean;
+  /** Messages per user and second, to each kind of chat (a budget per kind). */
+  sends: Record<"DIRECT" | "GROUP" | "THREAD" | "ROOM", BurstRate>;
+  uploadsPerMinute: number;
+  searchesPerMinute: number;
+  /** sendTyping calls per user and 10 seconds. */
+  typingPer10Seconds: number;
+  /** Per client address. */
+  registrationsPerHour: number;
+  /** Per client address, successful or not. */
+  loginsPerMinute: number;
+  /** Operations per admin token. */
+  admin: BurstRate;
+}
+
+/** So many a second, and up to `burst` in one second while the burst reserve lasts. */
+export interface BurstRate {
+  perSecond: number;
+  burst: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -279,6 +302,35 @@ function pushConfig(env: Env, secret: string | undefined): PushConfig {
   };
 }
 
+function burstRate(env: Env, name: string, fallback: BurstRate): BurstRate {
+  const perSecond = integer(env, `${name}_PER_SECOND`, fallback.perSecond, 1, 1_000_000);
+  const burst = integer(env, `${name}_BURST`, Math.max(fallback.burst, perSecond), 1, 1_000_000);
+  if (burst < perSecond) {
+    throw new ConfigError(`${name}_BURST (${burst}) must be at least ${name}_PER_SECOND (${perSecond})`);
+  }
+  return { perSecond, burst };
+}
+
+function limitConfig(env: Env): LimitConfig {
+  const sends = burstRate(env, "RATE_LIMIT_SENDS", { perSecond: 20, burst: 50 });
+  const perKind = (kind: string) => burstRate(env, `RATE_LIMIT_${kind}_SENDS`, sends);
+  return {
+    enabled: oneOf(env, "RATE_LIMITS", "on", ["on", "off"] as const) === "on",
+    sends: {
+      DIRECT: perKind("DIRECT"),
+      GROUP: perKind("GROUP"),
+      THREAD: perKind("THREAD"),
+      ROOM: perKind("ROOM"),
+    },
+    uploadsPerMinute: integer(env, "RATE_LIMIT_UPLOADS_PER_MINUTE", 30, 1, 1_000_000),
+    searchesPerMinute: integer(env, "RATE_LIMIT_SEARCHES_PER_MINUTE", 30, 1, 1_000_000),
+    typingPer10Seconds: integer(env, "TYPING_RATE_LIMIT", 10, 1, 1_000_000),
+    registrationsPerHour: integer(env, "RATE_LIMIT_REGISTRATIONS_PER_HOUR", 20, 1, 1_000_000),
+    loginsPerMinute: integer(env, "RATE_LIMIT_LOGINS_PER_MINUTE", 30, 1, 1_000_000),
+    admin: burstRate(env, "RATE_LIMIT_ADMIN", { perSecond: 100, burst: 300 }),
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const adminClientId = text(env, "ADMIN_CLIENT_ID");
   const adminClientSecret = text(env, "ADMIN_CLIENT_SECRET");
@@ -325,7 +377,6 @@ export function loadConfig(env: Env = process.env): Config {
     translateApiKey: text(env, "TRANSLATE_API_KEY"),
     maxContacts: integer(env, "MAX_CONTACTS", 3000, 1, 100_000),
     requireContactForDirect: boolean(env, "REQUIRE_CONTACT_FOR_DIRECT", false),
-    typingRateLimit: integer(env, "TYPING_RATE_LIMIT", 10, 1, 1000),
     deliveryPollSeconds: integer(env, "DELIVERY_POLL_SECONDS", 30, 1, 3600),
     groupMaxMembers: integer(env, "GROUP_MAX_MEMBERS", 3000, 2, 100_000),
     groupReadReceiptMaxMembers: integer(env, "GROUP_READ_RECEIPT_MAX_MEMBERS", 500, 2, 100_000),
@@ -348,6 +399,7 @@ export function loadConfig(env: Env = process.env): Config {
       usersPerSecond: integer(env, "BROADCAST_USERS_PER_SECOND", 500, 1, 100_000),
     },
     push: pushConfig(env, text(env, "WEBHOOK_SECRET")),
+    limits: limitConfig(env),
     registration: oneOf(env, "REGISTRATION", "open", ["open", "closed"] as const),
     corsOrigins: origins(env, "CORS_ORIGINS"),
     graphiql: boolean(env, "GRAPHIQL", true),

@@ -32,6 +32,7 @@ import {
 import { type PresenceView, presenceOf } from "./resolvers/presence-view.js";
 import { type ReactionSummary, reactionSummaries } from "./resolvers/reaction-summaries.js";
 import { type ThreadStats, threadStats } from "./resolvers/threads/stats.js";
+import type { AbuseLimits } from "./security/abuse-limits.js";
 import { hashToken, tokenKind } from "./security/tokens.js";
 
 /** What lives as long as the server: built once in server.ts, shared by every request. */
@@ -47,6 +48,8 @@ export interface Services {
   rooms: RoomHub;
   presence: PresenceStore;
   rateLimiter: RateLimiter;
+  /** Per-user, per-address and per-admin-token budgets (security/abuse-limits.ts). */
+  abuseLimits: AbuseLimits;
   /** Random per process; tells instances apart in shared Redis state. */
   instanceId: string;
   /** Signs attachment download URLs; the same on every instance. */

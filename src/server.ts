@@ -46,6 +46,7 @@ import { scheduleRoomUpkeep } from "./resolvers/rooms/upkeep.js";
 import { scheduleSummaries } from "./resolvers/threads/summaries.js";
 import { toClientError } from "./schema/errors.js";
 import { schema } from "./schema/index.js";
+import { createAbuseLimits, useAdminCallLimit } from "./security/abuse-limits.js";
 import { parseBearer } from "./security/tokens.js";
 import { VERSION } from "./version.js";
 
@@ -127,6 +128,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       timeoutSeconds: config.presenceTimeoutSeconds,
     }),
     rateLimiter: createRateLimiter(redis, config.redisPrefix),
+    abuseLimits: createAbuseLimits(config, redis),
     instanceId,
     urlSigningKey,
     caches: createCaches(),
@@ -170,6 +172,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       useRequestErrorCodes(log),
       useSharedEventRendering(),
       useSpooledUploads({ dir: spoolDir(config.attachmentsDir), maxFileBytes: config.maxUploadBytes }),
+      useAdminCallLimit(),
     ],
     context: async (initial: YogaInitialContext & Partial<ServerContext>): Promise<Context> => {
       const overWebSocket = Boolean(initial.connection || initial.token);

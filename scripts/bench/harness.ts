@@ -24,6 +24,9 @@ export interface BenchServer {
 }
 
 /** Servers and relays still running, killed if the bench itself is stopped (a timeout, Ctrl-C). */
+/** A bench measures the server's own speed: abuse limits (README.md, "Abuse limits") off. */
+const UNLIMITED = { RATE_LIMITS: "off" };
+
 const running = new Set<{ kill(signal: NodeJS.Signals): unknown }>();
 process.once("exit", () => {
   for (const child of running) child.kill("SIGKILL");
@@ -76,7 +79,10 @@ export async function startServer(
     const dataDir = mkdtempSync(path.join(tmpdir(), "im-bench-"));
     await prepare?.({ dataDir });
     server = tracked(
-      await spawnServer({ DATA_DIR: dataDir, DATABASE_URL: "", REDIS_URL: "", ...env }, { compiled: true }),
+      await spawnServer(
+        { DATA_DIR: dataDir, DATABASE_URL: "", REDIS_URL: "", ...UNLIMITED, ...env },
+        { compiled: true },
+      ),
     );
     cleanup = async () => rmSync(dataDir, { recursive: true, force: true });
   } else {
@@ -94,6 +100,7 @@ export async function startServer(
           REDIS_PREFIX: `${uniqueName("bench")}:`,
           // Empty: the server's own default (a worker per core); the test helpers would say 1.
           WORKERS: process.env.WORKERS ?? "",
+          ...UNLIMITED,
           ...env,
         },
         { compiled: true },

@@ -2,6 +2,7 @@ import type { Context, Services } from "../context.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { AppError, badInput, forbidden, notFound, unauthenticated } from "../errors.js";
 import type { Device, Prisma, User } from "../generated/prisma/client.js";
+import { addressKey, consumeLimit } from "../security/abuse-limits.js";
 import { hashPassword, verifyPassword } from "../security/passwords.js";
 import { newToken } from "../security/tokens.js";
 import { requireUser } from "./access.js";
@@ -93,6 +94,7 @@ export async function register(ctx: Context, input: NewUserInput & DeviceInput):
       "Registration is closed on this server: accounts are made by the app server (adminCreateUsers)",
     );
   }
+  await consumeLimit(ctx, "registrations", addressKey(ctx.clientAddress));
   const device = checkDevice(input);
   // Broadcasts come from this name: nobody may sign up as it (adminBroadcast makes it, passwordless).
   if (check.maybeUsername(input.username) === ctx.services.config.broadcast.sender) {
@@ -123,6 +125,8 @@ export async function login(
   input: { username: string; password: string } & DeviceInput,
 ): Promise<AuthPayload> {
   const { config, rateLimiter } = ctx.services;
+  // Every attempt from an address counts; failures also count per username (refuseWhenOverLimit).
+  await consumeLimit(ctx, "logins", addressKey(ctx.clientAddress));
   const username = check.maybeUsername(input.username);
   const limitKey = `login:${username ?? "-"}`;
   await refuseWhenOverLimit(

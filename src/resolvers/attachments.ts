@@ -7,6 +7,7 @@ import type { Context, Services } from "../context.js";
 import { fragment, sql } from "../db/sql.js";
 import type { Attachment } from "../generated/prisma/client.js";
 import { type SpooledFile, uploadTooLarge } from "../http/spooled-uploads.js";
+import { consumeLimit } from "../security/abuse-limits.js";
 import { requireUser } from "./access.js";
 import { inHistorySql, readableSql } from "./visibility.js";
 
@@ -19,6 +20,7 @@ export const DOWNLOAD_PATH = "/attachments/";
 
 export async function uploadFile(ctx: Context, file: SpooledFile): Promise<Attachment> {
   const { user } = requireUser(ctx);
+  await consumeLimit(ctx, "uploads", user.id);
   const { maxUploadBytes } = ctx.services.config;
   // The request parser spooled and hashed it (src/http/spooled-uploads.ts); keeping it is a rename,
   // so a half-written file never has a final name.

@@ -4,6 +4,7 @@ import { deliver, type Tx, withEvents } from "../delivery/user-log.js";
 import { messageToWire } from "../delivery/wire.js";
 import { AppError, badInput, forbidden } from "../errors.js";
 import { type Message, type MessageType, Prisma, type User } from "../generated/prisma/client.js";
+import { consumeLimit, sendLimit } from "../security/abuse-limits.js";
 import { requireAdmin, requireUser } from "./access.js";
 import { onChatLog } from "./chat-kinds.js";
 import {
@@ -87,6 +88,8 @@ export async function sendAs(
 ): Promise<MessageRecord> {
   if (sender.bannedAt) throw new AppError("USER_BANNED", "A banned user cannot send messages");
   const target = await resolveTarget(ctx, input.to, sender.id);
+  // A user's sends spend their budget for the kind of chat; the app server's, its admin budget.
+  if (screened) await consumeLimit(ctx, sendLimit(target.type), sender.id);
   const written = await prepareBody(ctx, sender.id, input.body);
   const writtenExt =
     input.ext == null ? {} : check.jsonObject(input.ext, "ext", ctx.services.config.maxMessageBytes);

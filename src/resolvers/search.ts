@@ -3,6 +3,7 @@ import { messageFromRow } from "../db/rows.js";
 import { type SqlStatement, sql } from "../db/sql.js";
 import { badInput } from "../errors.js";
 import type { Message, MessageType } from "../generated/prisma/client.js";
+import { consumeLimit } from "../security/abuse-limits.js";
 import { requireUser } from "./access.js";
 import { type ChatTargetInput, findChat, resolveTarget } from "./chats.js";
 import { pageSize } from "./paging.js";
@@ -45,6 +46,7 @@ export async function searchMessages(
   input: SearchInput,
 ): Promise<{ messages: Message[]; hasNextPage: boolean }> {
   const { user } = requireUser(ctx);
+  await consumeLimit(ctx, "searches", user.id);
   const text = check.text(input.query, "query", { max: 100 });
   const first = pageSize(input.first, "first");
   const after = input.after == null ? null : parseMessageId(input.after);

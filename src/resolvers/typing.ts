@@ -1,5 +1,6 @@
 import type { Context } from "../context.js";
 import { AppError, badInput } from "../errors.js";
+import { consumeLimit } from "../security/abuse-limits.js";
 import { requireUser } from "./access.js";
 import { type ChatTargetInput, findChat, resolveTarget } from "./chats.js";
 import { requireMayMessage } from "./contacts.js";
@@ -7,8 +8,6 @@ import { notMember } from "./groups/access.js";
 import { notThreadMember } from "./threads/access.js";
 
 // Typing indicators: live-only hints to the other side, never stored or replayed.
-
-const TYPING_WINDOW_SECONDS = 10;
 
 /**
  * Tells the other side of the conversation (or the group's members) that the caller is typing. A
@@ -31,16 +30,8 @@ export async function sendTyping(ctx: Context, conversation: ChatTargetInput): P
     });
     if (!member) throw notThreadMember();
   }
-  const { rateLimiter, config } = ctx.services;
-  const key = `typing:${user.id}`;
-  if ((await rateLimiter.hit(key, TYPING_WINDOW_SECONDS)) > config.typingRateLimit) {
-    const retryAfterSeconds = await rateLimiter.retryAfter(key);
-    throw new AppError(
-      "RATE_LIMITED",
-      `At most ${config.typingRateLimit} typing notices per ${TYPING_WINDOW_SECONDS} seconds; retry in ${retryAfterSeconds} s`,
-      { retryAfterSeconds },
-    );
-  }
+  // Counted once the call is known to be allowed: refused calls spend nothing.
+  await consumeLimit(ctx, "typing", user.id);
   const createdAt = new Date().toISOString();
   if (target.type !== "DIRECT") {
     // One publish for the whole group (or thread): each instance tells its own members' streams.
