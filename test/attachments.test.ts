@@ -126,7 +126,10 @@ describe("uploadFile", () => {
         });
         req.on("error", reject);
         req.write(Buffer.concat([head, bytes.subarray(0, half)]));
-        pending = { finish: () => req.end(Buffer.concat([bytes.subarray(half), tail])), cut: () => req.destroy() };
+        pending = {
+          finish: () => req.end(Buffer.concat([bytes.subarray(half), tail])),
+          cut: () => req.destroy(),
+        };
       });
       return answer;
     };

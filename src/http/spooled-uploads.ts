@@ -35,9 +35,7 @@ export const uploadTooLarge = (max: number) =>
   new AppError("LIMIT_EXCEEDED", `Files are at most ${max} bytes (MAX_UPLOAD_BYTES)`, { field: "file" });
 
 /** Parses multipart requests by spooling; files nobody kept are deleted once the answer is sent. */
-export function useSpooledUploads(
-  options: SpoolOptions,
-): Plugin {
+export function useSpooledUploads(options: SpoolOptions): Plugin {
   const spooled = new WeakMap<Request, SpooledFile[]>();
   return {
     onRequestParse({ request, setRequestParser }) {
