@@ -66,6 +66,8 @@ export interface Config {
   /** Origins browsers may call from; undefined: any origin (without credentials: auth is a bearer token). */
   corsOrigins: string[] | undefined;
   graphiql: boolean;
+  /** The REST API's Swagger UI page at /v1/docs. */
+  restDocs: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
 
@@ -338,6 +340,7 @@ export function loadConfig(env: Env = process.env): Config {
     registration: oneOf(env, "REGISTRATION", "open", ["open", "closed"] as const),
     corsOrigins: origins(env, "CORS_ORIGINS"),
     graphiql: boolean(env, "GRAPHIQL", true),
+    restDocs: boolean(env, "REST_DOCS", true),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
   };
 }

@@ -42,6 +42,7 @@ import { scheduleRetention } from "./resolvers/retention.js";
 import { notePresence } from "./resolvers/rooms/membership.js";
 import { scheduleRoomUpkeep } from "./resolvers/rooms/upkeep.js";
 import { scheduleSummaries } from "./resolvers/threads/summaries.js";
+import { useRest } from "./rest/index.js";
 import { toClientError } from "./schema/errors.js";
 import { schema } from "./schema/index.js";
 import { parseBearer } from "./security/tokens.js";
@@ -168,6 +169,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       costLimitPlugin({ maxCost: config.maxQueryCost, onReject: markLimitExceeded }),
       useRequestErrorCodes(log),
       useSharedEventRendering(),
+      useRest({ log, docs: config.restDocs }),
     ],
     context: async (initial: YogaInitialContext & Partial<ServerContext>): Promise<Context> => {
       const overWebSocket = Boolean(initial.connection || initial.token);

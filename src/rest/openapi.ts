@@ -1,0 +1,71 @@
+import type { GraphQLSchema } from "graphql";
+import { ERROR_SCHEMA, HTTP_STATUS } from "./errors.js";
+import { MUTATION_ROUTES, QUERY_ROUTES, type RestRoute } from "./routes.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: sofa hands over the OpenAPI document as untyped JSON
+type Json = Record<string, any>;
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad input (BAD_USER_INPUT)",
+  401: "No or bad token (UNAUTHENTICATED)",
+  403: "Not allowed (FORBIDDEN, BLOCKED, MUTED, NOT_MEMBER, USER_BANNED, CONTENT_REJECTED)",
+  404: "No such thing (NOT_FOUND)",
+  409: "Conflicts with the current state (CONFLICT, RECALL_WINDOW_EXPIRED)",
+  413: "Over a limit (LIMIT_EXCEEDED)",
+  429: "Too many requests (RATE_LIMITED): see retryAfterSeconds and Retry-After",
+  500: "Server error (INTERNAL)",
+};
+
+const oasPath = (path: string) => path.replace(/:([A-Za-z_]\w*)/g, "{$1}");
+
+/**
+ * Completes sofa's document: each operation named after its GraphQL field (operationId) and
+ * described by it, bearer auth, the error body, and input objects in query strings as deepObject
+ * (conversation[user]=bob), which is how the server reads them.
+ */
+export function describeApi(document: Json, schema: GraphQLSchema): void {
+  const statuses = [...new Set(Object.values(HTTP_STATUS))].sort();
+  document.components ??= {};
+  document.components.schemas.ApiError = ERROR_SCHEMA;
+  document.components.securitySchemes = {
+    bearerAuth: {
+      type: "http",
+      scheme: "bearer",
+      description: "A user's token (login, register, POST /admin/users/{username}/token) or an admin token",
+    },
+  };
+  document.components.responses = Object.fromEntries(
+    statuses.map((status) => [
+      `Error${status}`,
+      {
+        description: STATUS_TEXT[status],
+        content: { "application/json": { schema: { $ref: "#/components/schemas/ApiError" } } },
+      },
+    ]),
+  );
+  // Optional: register, login and adminToken need none.
+  document.security = [{ bearerAuth: [] }, {}];
+
+  const describe = (routes: Record<string, RestRoute>, type: "Query" | "Mutation") => {
+    const fields = (type === "Query" ? schema.getQueryType() : schema.getMutationType())!.getFields();
+    for (const [field, route] of Object.entries(routes)) {
+      const operation = document.paths?.[oasPath(route.path)]?.[route.method.toLowerCase()];
+      if (!operation) throw new Error(`sofa made no ${route.method} ${route.path} for ${type}.${field}`);
+      operation.operationId = field;
+      operation.summary = `${type === "Query" ? "query" : "mutation"} ${field}`;
+      operation.description = fields[field]?.description ?? "";
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.in === "query" && parameter.schema?.$ref) {
+          parameter.style = "deepObject";
+          parameter.explode = true;
+        }
+        if (!parameter.description) delete parameter.description;
+      }
+      for (const status of statuses) {
+        operation.responses[status] = { $ref: `#/components/responses/Error${status}` };
+      }
+    }
+  };
+  describe(QUERY_ROUTES, "Query");
+  describe(MUTATION_ROUTES, "Mutation");
+}
