@@ -295,6 +295,41 @@ test("send as a user, then read the history on both sides", async () => {
   });
 });
 
+test("groups and rooms admin: update, list and destroy through PATCH, GET and DELETE", async () => {
+  const admin = await adminToken();
+  const [owner, member] = [await signUp(url), await signUp(url)];
+  const group = await call("createGroup", {
+    token: owner.token,
+    body: { name: "rest team", members: [member.username] },
+  });
+  assert.equal(group.status, 200, JSON.stringify(group.body));
+  const renamed = await call("updateGroup", {
+    token: admin,
+    params: { id: group.body.id },
+    body: { name: "renamed" },
+  });
+  assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+  assert.equal(renamed.body.name, "renamed");
+  const members = await call("groupMembers", { token: admin, params: { id: group.body.id } });
+  assert.deepEqual(
+    members.body.edges.map((edge: Json) => edge.node.user.username).sort(),
+    [owner.username, member.username].sort(),
+  );
+  await fails(403, "FORBIDDEN", "destroyGroup", { token: member.token, params: { id: group.body.id } });
+  assert.equal((await call("destroyGroup", { token: admin, params: { id: group.body.id } })).body, true);
+  await fails(404, "NOT_FOUND", "group", { token: owner.token, params: { id: group.body.id } });
+
+  const room = await call("createRoom", { token: admin, body: { name: "rest lobby" } });
+  assert.equal(room.status, 200, JSON.stringify(room.body));
+  const announced = await call("setRoomAnnouncement", {
+    token: admin,
+    params: { id: room.body.id },
+    body: { text: "welcome" },
+  });
+  assert.equal(announced.body.announcement, "welcome");
+  assert.equal((await call("destroyRoom", { token: admin, params: { id: room.body.id } })).body, true);
+});
+
 test("an unknown route under /v1 is a JSON 404", async () => {
   const response = await fetch(`${origin()}/v1/no-such-thing`);
   assert.equal(response.status, 404);
