@@ -92,6 +92,50 @@ async function fails(status: number, code: string, operationId: string, options:
   return result;
 }
 
+/** Where `value` breaks the document's schema (type, nullable, required, enum, $ref, allOf, oneOf). */
+function mismatches(schema: Json, value: unknown, at = "$"): string[] {
+  if (schema.$ref) return mismatches(doc.components.schemas[schema.$ref.split("/").pop()], value, at);
+  if (value === null) return schema.nullable ? [] : [`${at} is null`];
+  if (schema.allOf) return schema.allOf.flatMap((part: Json) => mismatches(part, value, at));
+  if (schema.oneOf) {
+    const fits = schema.oneOf.filter((part: Json) => mismatches(part, value, at).length === 0);
+    return fits.length > 0 ? [] : [`${at} fits none of oneOf`];
+  }
+  if (schema.enum && !schema.enum.includes(value)) return [`${at}: ${String(value)} not in enum`];
+  switch (schema.type) {
+    case "string":
+      return typeof value === "string" ? [] : [`${at} is not a string`];
+    case "integer":
+      return Number.isInteger(value) ? [] : [`${at} is not an integer`];
+    case "number":
+      return typeof value === "number" ? [] : [`${at} is not a number`];
+    case "boolean":
+      return typeof value === "boolean" ? [] : [`${at} is not a boolean`];
+    case "array":
+      return Array.isArray(value)
+        ? value.flatMap((item, i) => mismatches(schema.items, item, `${at}[${i}]`))
+        : [`${at} is not an array`];
+    case "object": {
+      if (typeof value !== "object" || Array.isArray(value)) return [`${at} is not an object`];
+      const missing = (schema.required ?? []).filter((key: string) => !(key in (value as Json)));
+      return [
+        ...missing.map((key: string) => `${at}.${key} is missing`),
+        ...Object.entries(value as Json).flatMap(([key, inner]) =>
+          schema.properties?.[key] ? mismatches(schema.properties[key], inner, `${at}.${key}`) : [],
+        ),
+      ];
+    }
+    default:
+      return [];
+  }
+}
+
+/** Asserts a 200 answer of `operationId` is what its document entry says it is. */
+function assertDescribed(operationId: string, body: unknown): void {
+  const schema = operation(operationId).op.responses["200"].content["application/json"].schema;
+  assert.deepEqual(mismatches(schema, body), [], `${operationId} answered ${JSON.stringify(body)}`);
+}
+
 async function adminToken(): Promise<string> {
   const result = await call("adminToken", { body: ADMIN });
   assert.equal(result.status, 200, JSON.stringify(result.body));
@@ -158,6 +202,7 @@ test("GET /v1/me is the signed-in user; no token is 401", async () => {
   assert.equal(me.status, 200);
   assert.equal(me.body.username, alice.username);
   assert.equal(me.body.id, alice.userId);
+  assertDescribed("me", me.body);
   await fails(401, "UNAUTHENTICATED", "me");
   await fails(401, "UNAUTHENTICATED", "me", { token: "not-a-token" });
 });
@@ -257,6 +302,7 @@ test("send as a user, then read the history on both sides", async () => {
   assert.equal(sent.status, 200, JSON.stringify(sent.body));
   assert.equal(sent.body.from.username, alice.username);
   assert.equal(sent.body.body.text, "hello over REST");
+  assertDescribed("adminSendMessage", sent.body);
 
   const history = await call("messages", {
     token: bob.token,
@@ -267,6 +313,10 @@ test("send as a user, then read the history on both sides", async () => {
     history.body.edges.map((edge: Json) => [edge.node.id, edge.node.body.text]),
     [[sent.body.id, "hello over REST"]],
   );
+  assertDescribed("messages", history.body);
+  const conversations = await call("conversations", { token: bob.token });
+  assert.equal(conversations.body.edges[0].node.peer.username, alice.username);
+  assertDescribed("conversations", conversations.body);
   const reply = await call("sendMessage", {
     token: bob.token,
     body: { to: { user: alice.username }, body: { text: { text: "hi back" } } },
@@ -284,6 +334,7 @@ test("send as a user, then read the history on both sides", async () => {
   assert.equal(online.status, 200);
   assert.equal(online.body[0].user.username, alice.username);
   assert.equal(online.body[0].online, false);
+  assertDescribed("adminOnlineStatus", online.body);
 
   await fails(413, "LIMIT_EXCEEDED", "sendMessage", {
     token: bob.token,
@@ -315,6 +366,8 @@ test("groups and rooms admin: update, list and destroy through PATCH, GET and DE
     members.body.edges.map((edge: Json) => edge.node.user.username).sort(),
     [owner.username, member.username].sort(),
   );
+  assertDescribed("groupMembers", members.body);
+  assertDescribed("updateGroup", renamed.body);
   await fails(403, "FORBIDDEN", "destroyGroup", { token: member.token, params: { id: group.body.id } });
   assert.equal((await call("destroyGroup", { token: admin, params: { id: group.body.id } })).body, true);
   await fails(404, "NOT_FOUND", "group", { token: owner.token, params: { id: group.body.id } });

@@ -1,4 +1,4 @@
-import type { GraphQLSchema } from "graphql";
+import { type GraphQLSchema, isObjectType } from "graphql";
 import { ERROR_SCHEMA, HTTP_STATUS } from "./errors.js";
 import { MUTATION_ROUTES, QUERY_ROUTES, type RestRoute } from "./routes.js";
 
@@ -68,4 +68,28 @@ export function describeApi(document: Json, schema: GraphQLSchema): void {
   };
   describe(QUERY_ROUTES, "Query");
   describe(MUTATION_ROUTES, "Mutation");
+  for (const [name, component] of Object.entries<Json>(document.components.schemas)) {
+    if (isObjectType(schema.getType(name))) describeOutput(component);
+  }
+}
+
+const isScalar = (property: Json): boolean =>
+  property.type === "array" ? isScalar(property.items) : !property.$ref && !property.oneOf;
+
+/**
+ * What an answer really holds: a nullable GraphQL field may be null (sofa leaves nullable out), and
+ * only scalar fields are sure to be there, since sofa's selection stops where a type would repeat.
+ */
+function describeOutput(component: Json): void {
+  const nonNull = new Set<string>(component.required ?? []);
+  for (const [field, property] of Object.entries<Json>(component.properties ?? {})) {
+    if (nonNull.has(field)) continue;
+    if (property.$ref) {
+      const { $ref, ...rest } = property;
+      component.properties[field] = { ...rest, nullable: true, allOf: [{ $ref }] };
+    } else property.nullable = true;
+  }
+  const required = [...nonNull].filter((field) => isScalar(component.properties[field]));
+  if (required.length > 0) component.required = required;
+  else delete component.required;
 }
