@@ -161,6 +161,12 @@ test("describes GET /v1/me, bearer auth and the error body", async () => {
   for (const code of ["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "RATE_LIMITED", "USER_BANNED"]) {
     assert.ok(errorCodes.includes(code), code);
   }
+  assert.deepEqual(
+    operation("messages")
+      .op.parameters.map((parameter: Json) => parameter.name)
+      .sort(),
+    ["before", "conversation", "from", "last", "types"],
+  );
   for (const status of ["400", "401", "403", "404", "409", "413", "429", "500"]) {
     assert.ok(operation("adminBanUser").op.responses[status], status);
   }

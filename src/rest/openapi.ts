@@ -54,6 +54,7 @@ export function describeApi(document: Json, schema: GraphQLSchema): void {
       operation.operationId = field;
       operation.summary = `${type === "Query" ? "query" : "mutation"} ${field}`;
       operation.description = fields[field]?.description ?? "";
+      hideNestedArguments(operation, field);
       for (const parameter of operation.parameters ?? []) {
         if (parameter.in === "query" && parameter.schema?.$ref) {
           parameter.style = "deepObject";
@@ -70,6 +71,24 @@ export function describeApi(document: Json, schema: GraphQLSchema): void {
   describe(MUTATION_ROUTES, "Mutation");
   for (const [name, component] of Object.entries<Json>(document.components.schemas)) {
     if (isObjectType(schema.getType(name))) describeOutput(component);
+  }
+}
+
+/**
+ * sofa turns the arguments of fields deep in the selection (a message's `readBy(first)`) into
+ * variables named by their path (`sendMessage_readBy_first`); their defaults serve, so the
+ * document leaves the optional ones out rather than offer a dozen such parameters.
+ */
+function hideNestedArguments(operation: Json, field: string): void {
+  const nested = (name: string) => name.startsWith(`${field}_`);
+  if (operation.parameters) {
+    operation.parameters = operation.parameters.filter(
+      (parameter: Json) => parameter.required || !nested(parameter.name),
+    );
+  }
+  const body = operation.requestBody?.content?.["application/json"]?.schema;
+  for (const name of Object.keys(body?.properties ?? {})) {
+    if (nested(name) && !body.required?.includes(name)) delete body.properties[name];
   }
 }
 
