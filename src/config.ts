@@ -69,6 +69,8 @@ export interface Config {
   metrics: boolean;
   /** When set, /metrics wants `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
+  /** The REST API's Swagger UI page at /v1/docs. */
+  restDocs: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
 
@@ -405,6 +407,7 @@ export function loadConfig(env: Env = process.env): Config {
     graphiql: boolean(env, "GRAPHIQL", true),
     metrics: boolean(env, "METRICS", true),
     metricsToken: secretToken(env, "METRICS_TOKEN"),
+    restDocs: boolean(env, "REST_DOCS", true),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error", "silent"] as const),
   };
 }

@@ -44,6 +44,7 @@ import { scheduleRetention } from "./resolvers/retention.js";
 import { notePresence } from "./resolvers/rooms/membership.js";
 import { scheduleRoomUpkeep } from "./resolvers/rooms/upkeep.js";
 import { scheduleSummaries } from "./resolvers/threads/summaries.js";
+import { useRest } from "./rest/index.js";
 import { toClientError } from "./schema/errors.js";
 import { schema } from "./schema/index.js";
 import { createAbuseLimits, useAdminCallLimit } from "./security/abuse-limits.js";
@@ -173,6 +174,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       useSharedEventRendering(),
       useSpooledUploads({ dir: spoolDir(config.attachmentsDir), maxFileBytes: config.maxUploadBytes }),
       useAdminCallLimit(),
+      useRest({ log, docs: config.restDocs }),
     ],
     context: async (initial: YogaInitialContext & Partial<ServerContext>): Promise<Context> => {
       const overWebSocket = Boolean(initial.connection || initial.token);

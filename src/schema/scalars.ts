@@ -2,14 +2,17 @@ import { Kind, type ValueNode } from "graphql";
 import { badInput } from "../errors.js";
 import { builder } from "./builder.js";
 
+function parseDateTime(value: unknown): Date {
+  const date = typeof value === "string" ? new Date(value) : new Date(Number.NaN);
+  if (Number.isNaN(date.getTime())) throw badInput(`Not an ISO-8601 date-time: ${JSON.stringify(value)}`);
+  return date;
+}
+
 builder.scalarType("DateTime", {
   description: "An ISO-8601 instant, always sent in UTC (2026-01-31T12:00:00.000Z).",
-  serialize: (value) => (value as Date).toISOString(),
-  parseValue: (value) => {
-    const date = typeof value === "string" ? new Date(value) : new Date(Number.NaN);
-    if (Number.isNaN(date.getTime())) throw badInput(`Not an ISO-8601 date-time: ${JSON.stringify(value)}`);
-    return date;
-  },
+  // REST (sofa-api) passes query-string values through serialize: a string is checked, not assumed a Date.
+  serialize: (value) => (value instanceof Date ? value : parseDateTime(value)).toISOString(),
+  parseValue: parseDateTime,
   parseLiteral: (ast) => {
     if (ast.kind !== Kind.STRING) throw badInput("A DateTime is written as an ISO-8601 string");
     const date = new Date(ast.value);
