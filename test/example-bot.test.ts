@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -34,14 +34,14 @@ interface RunningBot {
   output(): string;
 }
 
-function startBot(bot: SignedIn, cursorFile: string): RunningBot {
+function startBot(bot: SignedIn, cursorFile: string, password = PASSWORD): RunningBot {
   const child = spawn(process.execPath, ["--import", "tsx", "examples/bot/main.ts"], {
     cwd: ROOT,
     env: {
       ...process.env,
       SERVER_URL: server.url,
       BOT_USERNAME: bot.username,
-      BOT_PASSWORD: PASSWORD,
+      BOT_PASSWORD: password,
       CURSOR_FILE: cursorFile,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -175,5 +175,21 @@ describe("the example bot (examples/bot)", () => {
         "echo: five",
       ],
     );
+  });
+
+  it("stops with a message saying what to fix when the server refuses its password or its cursor", async () => {
+    const bot = await signUp(server.url);
+    const wrongPassword = startBot(bot, join(workDir, `${bot.username}-a.cursor`), "not-the-password");
+    const badCursorFile = join(workDir, `${bot.username}-b.cursor`);
+    await writeFile(badCursorFile, "not a cursor\n");
+    const badCursor = startBot(bot, badCursorFile);
+    const [[passwordExit], [cursorExit]] = await Promise.all([
+      once(wrongPassword.process, "exit"),
+      once(badCursor.process, "exit"),
+    ]);
+    assert.equal(passwordExit, 1, wrongPassword.output());
+    assert.match(wrongPassword.output(), new RegExp(`cannot sign in as ${bot.username}: `));
+    assert.equal(cursorExit, 1, badCursor.output());
+    assert.match(badCursor.output(), /the server refuses the cursor in .*-b\.cursor: since must be a cursor/);
   });
 });

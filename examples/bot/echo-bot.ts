@@ -32,6 +32,8 @@ const MAX_TEXT = 5000;
 const MAX_BACKOFF_MS = 30_000;
 // A reply the server refuses for good (the human blocked the bot, was deleted, ...): retrying the
 // event would stop the stream there forever, so the bot logs it and moves on.
+// Wrong credentials, a banned or deleted account: signing in again would only be refused again.
+const LOGIN_REFUSALS = new Set(["BAD_USER_INPUT", "UNAUTHENTICATED", "USER_BANNED"]);
 const PERMANENT_REFUSALS = new Set([
   "BAD_USER_INPUT",
   "BLOCKED",
@@ -41,7 +43,13 @@ const PERMANENT_REFUSALS = new Set([
   "NOT_FOUND",
 ]);
 
-/** Runs until `stop` is aborted; the event being handled then is finished and its cursor saved. */
+/** A problem retrying cannot fix: the bot stops and says what to change. */
+export class BotStopped extends Error {}
+
+/**
+ * Runs until `stop` is aborted; the event being handled then is finished and its cursor saved.
+ * Rejects with BotStopped when the server refuses the bot's credentials or its saved cursor.
+ */
 export async function runBot(settings: BotSettings, stop: AbortSignal): Promise<void> {
   let session: Session | undefined;
   let failures = 0;
@@ -53,6 +61,7 @@ export async function runBot(settings: BotSettings, stop: AbortSignal): Promise<
       });
       if (ended) session = undefined;
     } catch (error) {
+      if (error instanceof BotStopped) throw error;
       if (error instanceof GraphQLRequestError && error.code === "UNAUTHENTICATED") session = undefined;
       settings.log(`error: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -70,6 +79,11 @@ async function login(settings: BotSettings): Promise<Session> {
     password: settings.password,
     deviceName: "echo-bot",
     platform: "bot",
+  }).catch((error) => {
+    if (error instanceof GraphQLRequestError && error.code && LOGIN_REFUSALS.has(error.code)) {
+      throw new BotStopped(`cannot sign in as ${settings.username}: ${error.message}`);
+    }
+    throw error;
   });
   settings.log(`signed in as ${login.user.username}`);
   return { token: login.token, userId: login.user.id };
@@ -91,7 +105,8 @@ async function follow(
   stop.addEventListener("abort", disconnect);
   try {
     settings.log(`following events since ${since}`);
-    for await (const { events } of subscribe(connection, EventsDocument, { since })) {
+    const stream = subscribe(connection, EventsDocument, { since });
+    for await (const { events } of refusingCursor(stream, settings.cursorFile)) {
       // Events already received stay unhandled and unsaved: the next run replays them.
       if (stop.aborted) break;
       onEvent();
@@ -107,6 +122,18 @@ async function follow(
   } finally {
     stop.removeEventListener("abort", disconnect);
     await connection.client.dispose();
+  }
+}
+
+/** The stream, with the server's refusal of the saved cursor turned into BotStopped. */
+async function* refusingCursor<T>(stream: AsyncGenerator<T>, cursorFile: string): AsyncGenerator<T> {
+  try {
+    yield* stream;
+  } catch (error) {
+    if (error instanceof GraphQLRequestError && error.code === "BAD_USER_INPUT") {
+      throw new BotStopped(`the server refuses the cursor in ${cursorFile}: ${error.message}`);
+    }
+    throw error;
   }
 }
 

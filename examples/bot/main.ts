@@ -1,5 +1,5 @@
 // Entry point: `npm run example:bot` (or `tsx examples/bot/main.ts`), configured by the environment.
-import { runBot } from "./echo-bot.js";
+import { type BotSettings, BotStopped, runBot } from "./echo-bot.js";
 
 function required(name: string): string {
   const value = process.env[name];
@@ -13,13 +13,18 @@ function required(name: string): string {
 const stop = new AbortController();
 for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
 
-await runBot(
-  {
-    serverUrl: required("SERVER_URL"),
-    username: required("BOT_USERNAME"),
-    password: required("BOT_PASSWORD"),
-    cursorFile: process.env.CURSOR_FILE ?? "echo-bot.cursor",
-    log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
-  },
-  stop.signal,
-);
+const settings: BotSettings = {
+  serverUrl: required("SERVER_URL"),
+  username: required("BOT_USERNAME"),
+  password: required("BOT_PASSWORD"),
+  cursorFile: process.env.CURSOR_FILE ?? "echo-bot.cursor",
+  log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
+};
+
+try {
+  await runBot(settings, stop.signal);
+} catch (error) {
+  if (!(error instanceof BotStopped)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  process.exitCode = 1;
+}
