@@ -24,6 +24,10 @@ before(async () => {
   workDir = await mkdtemp(join(tmpdir(), "example-bot-"));
 });
 after(async () => {
+  // A failed assertion leaves its bot running, and its pipes would keep this file's process alive.
+  for (const bot of running) {
+    if (bot.process.exitCode === null && bot.process.signalCode === null) bot.process.kill("SIGKILL");
+  }
   await server.stop();
   await rm(workDir, { recursive: true, force: true });
 });
@@ -33,6 +37,8 @@ interface RunningBot {
   /** What the bot printed so far: its log, one line per action. */
   output(): string;
 }
+
+const running: RunningBot[] = [];
 
 function startBot(bot: SignedIn, cursorFile: string, password = PASSWORD): RunningBot {
   const child = spawn(process.execPath, ["--import", "tsx", "examples/bot/main.ts"], {
@@ -53,7 +59,9 @@ function startBot(bot: SignedIn, cursorFile: string, password = PASSWORD): Runni
   child.stderr!.on("data", (chunk) => {
     output += chunk;
   });
-  return { process: child, output: () => output };
+  const started = { process: child, output: () => output };
+  running.push(started);
+  return started;
 }
 
 async function stopBot(bot: RunningBot, signal: "SIGTERM" | "SIGKILL") {

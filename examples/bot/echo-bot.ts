@@ -118,6 +118,8 @@ async function follow(
       // Live-only events carry no cursor and are never replayed: nothing to save.
       if (events.cursor) await saveCursor(settings.cursorFile, events.cursor);
     }
+    if (stop.aborted) return false;
+    settings.log(`disconnected (close code ${connection.closeCode ?? "none"})`);
     return connection.closeCode === 4403;
   } finally {
     stop.removeEventListener("abort", disconnect);
