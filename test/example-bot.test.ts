@@ -97,7 +97,7 @@ async function echoes(human: SignedIn, bot: SignedIn): Promise<string[]> {
   return (await chat(human, bot)).filter((message) => message.from === bot.username).map((line) => line.text);
 }
 
-/** The bot's log line for answering `message` (ids are only unique within a conversation). */
+/** The bot's log line for answering `message` (the API promises ids unique within a conversation). */
 const answered = (message: Record<string, any>, from: SignedIn) =>
   new RegExp(`answered ${message.id} from ${from.username}\n`);
 

@@ -30,10 +30,10 @@ type Event = EventsSubscription["events"]["event"];
 
 const MAX_TEXT = 5000;
 const MAX_BACKOFF_MS = 30_000;
-// A reply the server refuses for good (the human blocked the bot, was deleted, ...): retrying the
-// event would stop the stream there forever, so the bot logs it and moves on.
 // Wrong credentials, a banned or deleted account: signing in again would only be refused again.
 const LOGIN_REFUSALS = new Set(["BAD_USER_INPUT", "UNAUTHENTICATED", "USER_BANNED"]);
+// A reply the server refuses for good (the human blocked the bot, was deleted, ...): retrying the
+// event would stop the stream there forever, so the bot logs it and moves on.
 const PERMANENT_REFUSALS = new Set([
   "BAD_USER_INPUT",
   "BLOCKED",
@@ -160,8 +160,9 @@ async function handle(settings: BotSettings, session: Session, event: Event): Pr
         to: message.from.username,
         text: `echo: ${message.body.text}`.slice(0, MAX_TEXT),
         // Replaying an event after a crash (answered, cursor not yet saved) sends no second answer:
-        // the server returns the first message for the same clientMessageId.
-        clientMessageId: `echo:${message.id}`,
+        // the server returns the first message for the same clientMessageId. The sender is part of
+        // it because the API promises message ids that are unique within a conversation, no more.
+        clientMessageId: `echo:${message.from.id}:${message.id}`,
       },
       session.token,
     );
