@@ -39,7 +39,7 @@ export function shippedConfig(port: number): string {
 /** deploy/imserver-upstream.conf with its `server` lines replaced by `addresses`. */
 export function shippedUpstream(addresses: string[]): string {
   const shipped = readFileSync(join(ROOT, "deploy/imserver-upstream.conf"), "utf8");
-  const servers = shipped.match(/^\s*server \S+;\n/gm) ?? [];
+  const servers = shipped.match(/^\s*server \S+[^;\n]*;\n/gm) ?? [];
   assert.ok(servers.length > 0, "deploy/imserver-upstream.conf lists the instances as `server host:port;`");
   const ours = addresses.map((address) => `  server ${address};\n`).join("");
   return servers.reduce((text, line, i) => text.replace(line, i === 0 ? ours : ""), shipped);
