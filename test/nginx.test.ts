@@ -145,3 +145,14 @@ describe("nginx in front of two instances (deploy/nginx.conf)", { skip }, () => 
     assert.deepEqual(received, sent);
   });
 });
+
+describe("deploy/nginx.conf and docker-compose.yml", () => {
+  it("agree on the upload cap: nginx lets through every file the server takes, so the server's own error answers", () => {
+    const shipped = readFileSync(join(ROOT, "deploy/nginx.conf"), "utf8");
+    const compose = readFileSync(join(ROOT, "docker-compose.yml"), "utf8");
+    const [, megabytes] = shipped.match(/client_max_body_size (\d+)m;/) ?? [];
+    const [, maxUpload] = compose.match(/MAX_UPLOAD_BYTES: "(\d+)"/) ?? [];
+    assert.ok(megabytes && maxUpload, "both set the cap");
+    assert.ok(Number(megabytes) * 1024 * 1024 > Number(maxUpload), `${megabytes}m <= ${maxUpload} bytes`);
+  });
+});
