@@ -37,7 +37,9 @@ describe("nginx in front of two instances (deploy/nginx.conf)", { skip }, () => 
   before(async () => {
     assert.ok(binary, "nginx is not installed");
     storage = await testStorage();
-    [a, b] = await Promise.all([spawnServer(storage.env), spawnServer(storage.env)]);
+    // One after the other: two start-ups at once (and migrations) on a loaded CI machine can take a minute.
+    a = await spawnServer(storage.env);
+    b = await spawnServer(storage.env);
     proxy = await startNginx(
       binary,
       [a.url, b.url].map((url) => `127.0.0.1:${portOf(url)}`),
