@@ -104,6 +104,7 @@ export async function startNginx(binary: string, addresses: string[]): Promise<R
     );
   } catch (error) {
     child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   return {
