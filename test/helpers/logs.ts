@@ -12,7 +12,11 @@ export async function startLoggedApp(
 ): Promise<TestServer & { app: App; lines(): LogLine[]; text(): string }> {
   const storage = await testStorage();
   let written = "";
-  const log = createLogger("info", { write: (line) => void (written += line) });
+  const log = createLogger("info", {
+    write: (line) => {
+      written += line;
+    },
+  });
   const app = await buildApp(loadConfig(serverEnv({ ...storage.env, ...env })), log);
   await app.start();
   return {
