@@ -53,7 +53,7 @@ import { scheduleRetention } from "./resolvers/retention.js";
 import { notePresence } from "./resolvers/rooms/membership.js";
 import { scheduleRoomUpkeep } from "./resolvers/rooms/upkeep.js";
 import { scheduleSummaries } from "./resolvers/threads/summaries.js";
-import { toClientError } from "./schema/errors.js";
+import { claimingErrors, toClientError } from "./schema/errors.js";
 import { schema } from "./schema/index.js";
 import { parseBearer } from "./security/tokens.js";
 import { VERSION } from "./version.js";
@@ -192,7 +192,8 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       // A device's connection is closed the moment its session ends (ConnectionRegistry), so its
       // operations need not look the token up again; admin tokens, which expire, are looked up each time.
       const reuse = initial.connection && !initial.connection.ended && initial.viewer;
-      return createContext(services, reuse || (await resolveViewer(services, token)), {
+      const viewer = reuse || (await claimingErrors(initial.requestRecord, resolveViewer(services, token)));
+      return createContext(services, viewer, {
         connection: initial.connection,
         operationId: initial.operationId,
         clientAddress: initial.clientAddress,

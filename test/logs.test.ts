@@ -116,6 +116,7 @@ describe("request logs", () => {
   it("logs an INTERNAL failure at error level with its cause on the request's one line", async () => {
     const broken = await startLoggedApp();
     after(() => broken.stop());
+    const bob = await signUp(broken.url);
     await takeDatabaseDown(broken.app);
     const answer = await fetch(broken.url, {
       method: "POST",
@@ -133,12 +134,29 @@ describe("request logs", () => {
     assert.equal(line.outcome, "INTERNAL");
     assert.equal(line.operationName, "LogIn");
     assert.equal(typeof line.error, "string", "the cause is on the line");
+
+    // An outage found before any resolver runs: looking up the caller's token.
+    const me = await fetch(broken.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${bob.token}`,
+        "x-request-id": "logs-internal-2",
+      },
+      body: JSON.stringify({ query: "query Me { me { id } }" }),
+    });
+    assert.equal(((await me.json()) as GraphQLResponse).errors?.[0]?.extensions?.code, "INTERNAL");
+    const meLine = await lineWith(broken, { requestId: "logs-internal-2" });
+    assert.equal(meLine.level, "error");
+    assert.equal(typeof meLine.error, "string", "the cause is on the line");
+
     assert.equal(
       broken.lines().filter((each) => each.message === "Unexpected error").length,
       0,
       "no second line for the same failure",
     );
     assert.ok(!broken.text().includes(WRONG_OLD));
+    assert.ok(!broken.text().includes(bob.token));
   });
 });
 

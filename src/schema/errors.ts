@@ -24,6 +24,16 @@ export function claimErrors(errors: readonly unknown[] | undefined, owner: Error
   for (const error of errors ?? []) if (typeof error === "object" && error) owners.set(error, owner);
 }
 
+/** `work`, whose failure (an outage, before any resolver runs) `owner`'s line tells of. */
+export async function claimingErrors<T>(owner: ErrorOwner | undefined, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (owner) claimErrors([error], owner);
+    throw error;
+  }
+}
+
 // In place rather than a copy: yoga logs every error its mask replaces, and these are the client's.
 function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
   (error.extensions as Record<string, unknown>).code = code;
