@@ -27,7 +27,7 @@ const post = (url: string, body: BodyInit, headers: Record<string, string> = {})
     duplex: "half",
   } as RequestInit);
 
-/** Closes with the code the server gives, or with `fallback` when the socket has nothing more to say. */
+/** The code the socket closes with. */
 function closeCodeOf(socket: WebSocket): Promise<number> {
   return new Promise((resolve) => socket.once("close", (code) => resolve(code)));
 }
