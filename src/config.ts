@@ -1,5 +1,6 @@
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseTrustProxy, type TrustProxy } from "./http/client-address.js";
 
 // Every setting the server reads, from the environment, with its default. README.md lists them.
 
@@ -64,6 +65,13 @@ export interface Config {
   registration: "open" | "closed";
   /** Origins browsers may call from; undefined: any origin (without credentials: auth is a bearer token). */
   corsOrigins: string[] | undefined;
+  /** Which proxies' X-Forwarded-For gives the client's address (src/http/client-address.ts). */
+  trustProxy: TrustProxy;
+  /** Cap on a GraphQL request's JSON body or GET query; uploads have maxUploadBytes. */
+  maxRequestBytes: number;
+  /** Cap on one graphql-ws message. */
+  maxWsMessageBytes: number;
+  /** Off by default in production (NODE_ENV=production), like introspection. */
   graphiql: boolean;
   /** GET /metrics (Prometheus), and the recording behind it. */
   metrics: boolean;
@@ -71,6 +79,7 @@ export interface Config {
   metricsToken: string | undefined;
   /** The REST API's Swagger UI page at /v1/docs. */
   restDocs: boolean;
+  introspection: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
 
@@ -333,6 +342,31 @@ function limitConfig(env: Env): LimitConfig {
   };
 }
 
+/**
+ * A byte cap on what a client sends: it must hold the largest legitimate request, a message with a
+ * full body and ext (MAX_MESSAGE_BYTES each) and its JSON around them.
+ */
+function requestCap(env: Env, name: string, maxMessageBytes: number): number {
+  const least = 2 * maxMessageBytes + 16 * 1024;
+  const value = integer(env, name, Math.max(1024 * 1024, 4 * maxMessageBytes), 1024, 1024 * 1024 * 1024);
+  if (value < least) {
+    throw new ConfigError(
+      `${name} must be at least ${least} (twice MAX_MESSAGE_BYTES and 16 KiB), got ${value}`,
+    );
+  }
+  return value;
+}
+
+function trustProxy(env: Env, name: string): TrustProxy {
+  try {
+    return parseTrustProxy(text(env, name));
+  } catch (error) {
+    throw new ConfigError(
+      `${name} takes true, false, a hop count or comma-separated proxy addresses and CIDRs; ${(error as Error).message}`,
+    );
+  }
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const adminClientId = text(env, "ADMIN_CLIENT_ID");
   const adminClientSecret = text(env, "ADMIN_CLIENT_SECRET");
@@ -349,6 +383,9 @@ export function loadConfig(env: Env = process.env): Config {
       "WORKERS above 1 needs DATABASE_URL and REDIS_URL: embedded storage has one writer",
     );
   }
+  const maxMessageBytes = integer(env, "MAX_MESSAGE_BYTES", 16_384, 1024, 1_048_576);
+  // `npm start` sets it: GraphiQL and introspection are for development unless asked for.
+  const production = env.NODE_ENV === "production";
   return {
     port: integer(env, "PORT", 4000, 0, 65535),
     host: text(env, "HOST") ?? "0.0.0.0",
@@ -371,7 +408,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     recallWindowSeconds: integer(env, "RECALL_WINDOW_SECONDS", 120, 0, 31_536_000),
     offlineRetentionDays: integer(env, "OFFLINE_RETENTION_DAYS", 7, 1, 3650),
-    maxMessageBytes: integer(env, "MAX_MESSAGE_BYTES", 16_384, 1024, 1_048_576),
+    maxMessageBytes,
     attachmentsDir: text(env, "ATTACHMENTS_DIR") ?? defaultAttachmentsDir(text(env, "DATA_DIR") ?? "./data"),
     maxUploadBytes: integer(env, "MAX_UPLOAD_BYTES", 20 * 1024 * 1024, 1, 2 * 1024 * 1024 * 1024),
     publicUrl: text(env, "PUBLIC_URL")?.replace(/\/+$/, ""),
@@ -404,7 +441,11 @@ export function loadConfig(env: Env = process.env): Config {
     limits: limitConfig(env),
     registration: oneOf(env, "REGISTRATION", "open", ["open", "closed"] as const),
     corsOrigins: origins(env, "CORS_ORIGINS"),
-    graphiql: boolean(env, "GRAPHIQL", true),
+    trustProxy: trustProxy(env, "TRUST_PROXY"),
+    maxRequestBytes: requestCap(env, "MAX_REQUEST_BYTES", maxMessageBytes),
+    maxWsMessageBytes: requestCap(env, "MAX_WS_MESSAGE_BYTES", maxMessageBytes),
+    graphiql: boolean(env, "GRAPHIQL", !production),
+    introspection: boolean(env, "INTROSPECTION", !production),
     metrics: boolean(env, "METRICS", true),
     metricsToken: secretToken(env, "METRICS_TOKEN"),
     restDocs: boolean(env, "REST_DOCS", true),

@@ -91,6 +91,8 @@ export interface Context {
    */
   renderJson?: (envelope: { cursor: string | null; event: object }) => Promise<string | null>;
   clientAddress?: string;
+  /** The HTTP request's X-Request-Id, or the graphql-ws connection's: the one its log line carries. */
+  requestId?: string;
 }
 
 /**
@@ -329,7 +331,12 @@ export function clearLoaders(loaders: Loaders): void {
 export function createContext(
   services: Services,
   viewer: Viewer,
-  extra: { connection?: LiveConnection; operationId?: string; clientAddress?: string } = {},
+  extra: {
+    connection?: LiveConnection;
+    operationId?: string;
+    clientAddress?: string;
+    requestId?: string;
+  } = {},
 ): Context {
   return { services, prisma: services.prisma, viewer, loaders: createLoaders(services, viewer), ...extra };
 }

@@ -24,6 +24,17 @@ import { applyMigrations, readMigrations } from "./db/migrate.js";
 import { RoomHub } from "./delivery/room-hub.js";
 import { useSharedEventRendering } from "./delivery/shared-render.js";
 import { ChatLogTailer } from "./delivery/tailer.js";
+import { clientAddressOf, trustFunction } from "./http/client-address.js";
+import { useIntrospectionSwitch } from "./http/introspection.js";
+import { useRequestCap } from "./http/request-cap.js";
+import {
+  logHttpRequest,
+  type RequestRecord,
+  requestIdOf,
+  SocketRequestLog,
+  startRecord,
+  useRequestLog,
+} from "./http/request-log.js";
 import { useSpooledUploads } from "./http/spooled-uploads.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, METRICS_PATH } from "./metrics/endpoint.js";
@@ -45,7 +56,7 @@ import { notePresence } from "./resolvers/rooms/membership.js";
 import { scheduleRoomUpkeep } from "./resolvers/rooms/upkeep.js";
 import { scheduleSummaries } from "./resolvers/threads/summaries.js";
 import { useRest } from "./rest/index.js";
-import { toClientError } from "./schema/errors.js";
+import { claimingErrors, toClientError } from "./schema/errors.js";
 import { schema } from "./schema/index.js";
 import { createAbuseLimits, useAdminCallLimit } from "./security/abuse-limits.js";
 import { parseBearer } from "./security/tokens.js";
@@ -66,14 +77,15 @@ type SocketState = {
   /** Who connected; operations on a device's connection act as it until its session ends. */
   viewer?: Viewer;
   connection?: LiveConnection;
+  operations?: SocketRequestLog;
 };
 
 type ServerContext = {
   req: IncomingMessage;
   res: ServerResponse;
   operationId?: string;
-  /** Over graphql-ws, where there is no request. */
   clientAddress?: string;
+  requestRecord?: RequestRecord;
 } & Partial<SocketState>;
 
 /** graphql-armor rejects with plain GraphQL errors; these are the client's to fix, so LIMIT_EXCEEDED. */
@@ -175,6 +187,9 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       useSpooledUploads({ dir: spoolDir(config.attachmentsDir), maxFileBytes: config.maxUploadBytes }),
       useAdminCallLimit(),
       useRest({ log, docs: config.restDocs }),
+      useRequestCap(config.maxRequestBytes),
+      useRequestLog(),
+      ...useIntrospectionSwitch(config.introspection),
     ],
     context: async (initial: YogaInitialContext & Partial<ServerContext>): Promise<Context> => {
       const overWebSocket = Boolean(initial.connection || initial.token);
@@ -182,18 +197,23 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       // A device's connection is closed the moment its session ends (ConnectionRegistry), so its
       // operations need not look the token up again; admin tokens, which expire, are looked up each time.
       const reuse = initial.connection && !initial.connection.ended && initial.viewer;
-      return createContext(services, reuse || (await resolveViewer(services, token)), {
+      const viewer = reuse || (await claimingErrors(initial.requestRecord, resolveViewer(services, token)));
+      return createContext(services, viewer, {
         connection: initial.connection,
         operationId: initial.operationId,
-        clientAddress: initial.clientAddress ?? initial.req?.socket.remoteAddress,
+        clientAddress: initial.clientAddress,
+        requestId: initial.requestRecord?.requestId,
       });
     },
   });
 
   const metrics = createMetrics(config, { db, log, openSockets: () => wsServer.clients.size });
   let draining = false;
+  const trust = trustFunction(config.trustProxy);
   const httpServer = createServer(async (req, res) => {
-    res.setHeader("x-request-id", requestIdOf(req));
+    const record = startRecord(requestIdOf(req), clientAddressOf(req, trust));
+    res.setHeader("x-request-id", record.requestId);
+    logHttpRequest(log, req, res, record, "/graphql");
     const path = req.url?.split("?")[0];
     if (path === "/healthz") return json(res, 200, { status: "ok", version: VERSION });
     if (path === "/readyz") {
@@ -215,10 +235,16 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
         else res.destroy(); // cut short: the client must not take a partial file for the whole
       });
     }
-    return yoga.handle(req, res);
+    return yoga.handle(req, res, { clientAddress: record.clientAddress, requestRecord: record });
   });
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
+  // ws closes a connection whose message passes maxPayload with 1009 (message too big).
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: "/graphql",
+    maxPayload: config.maxWsMessageBytes,
+  });
+  wsServer.on("headers", (headers, req) => headers.push(`X-Request-Id: ${requestIdOf(req)}`));
   serveGraphqlWs<SocketState>(
     {
       execute: (args) =>
@@ -230,6 +256,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
         const params = ctx.connectionParams ?? {};
         const token = parseBearer(String(params.authorization ?? params.Authorization ?? ""));
         const viewer = await resolveViewer(services, token);
+        ctx.extra.operations?.identify(viewer);
         if (viewer.kind === "anonymous") return false; // graphql-ws closes with 4403 Forbidden
         ctx.extra.token = token;
         ctx.extra.viewer = viewer;
@@ -243,7 +270,9 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
         return true;
       },
       onSubscribe: async (ctx, id, payload) => {
+        const requestRecord = ctx.extra.operations?.start(id, payload.operationName);
         const enveloped = yoga.getEnveloped({
+          requestRecord,
           clientAddress: ctx.extra.clientAddress,
           token: ctx.extra.token,
           viewer: ctx.extra.viewer,
@@ -271,18 +300,29 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
         };
       },
+      onNext: (ctx, id, _payload, _args, result) => {
+        ctx.extra.operations?.next(id, result);
+      },
       onComplete: (ctx, id) => {
         ctx.extra.connection?.operationFinished(id);
+        ctx.extra.operations?.finish(id);
       },
-      onError: (ctx, id) => {
+      onError: (ctx, id, _payload, errors) => {
         ctx.extra.connection?.operationFinished(id);
+        ctx.extra.operations?.finish(id, errors);
       },
-      onClose: async (ctx) => {
+      onClose: async (ctx, code) => {
+        ctx.extra.operations?.closed(code);
         if (ctx.extra.connection) await registry.closed(ctx.extra.connection);
       },
     },
     wsServer,
     log,
+    (req) => {
+      const requestId = requestIdOf(req);
+      const clientAddress = clientAddressOf(req, trust);
+      return { requestId, clientAddress, operations: new SocketRequestLog(log, requestId, clientAddress) };
+    },
   );
 
   let url = "";
@@ -361,12 +401,6 @@ async function readiness(services: Services, redis: RedisClients | undefined, dr
   const redisState = redis ? await probe(() => redis.command.ping()) : "not configured";
   const ready = !draining && database === "ok" && (redisState === "ok" || !redis);
   return { ready, draining, database, redis: redisState };
-}
-
-/** The caller's X-Request-Id when it is a sane token (a proxy's, a client's), else a new one. */
-function requestIdOf(req: IncomingMessage): string {
-  const given = req.headers["x-request-id"];
-  return typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {

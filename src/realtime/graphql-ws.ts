@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from "graphql-ws";
 import type { WebSocket, WebSocketServer } from "ws";
 import type { Logger } from "../logger.js";
@@ -10,6 +11,8 @@ import { corkPerTick, sendPaced } from "./corked.js";
 export interface SocketExtra {
   socket: WebSocket;
   clientAddress: string | undefined;
+  /** The upgrade request's X-Request-Id, which every operation on the connection logs. */
+  requestId: string;
 }
 
 /** How often a connection is pinged, and how long its pong may take, as graphql-ws's adapter does. */
@@ -26,6 +29,8 @@ export function serveGraphqlWs<E extends object>(
   options: ServerOptions<Record<string, unknown> | undefined, SocketExtra & E>,
   wsServer: WebSocketServer,
   log: Logger,
+  /** What the connection keeps of its upgrade request. */
+  extraOf: (request: IncomingMessage) => Omit<SocketExtra & E, "socket">,
 ): void {
   const server = makeServer(options);
   wsServer.options.handleProtocols = handleProtocols;
@@ -62,7 +67,7 @@ export function serveGraphqlWs<E extends object>(
             handle(String(data)).catch(fail);
           }),
       },
-      { socket, clientAddress: request.socket.remoteAddress } as SocketExtra & E,
+      { ...extraOf(request), socket } as SocketExtra & E,
     );
     socket.once("close", (code, reason) => {
       awaitingPong.delete(socket);

@@ -6,6 +6,34 @@ import { countDatabaseError } from "../metrics/registry.js";
 
 const KNOWN = new Set<string>(ERROR_CODES);
 
+/** An operation whose log line will tell what its INTERNAL errors hid (src/http/request-log.ts). */
+export interface ErrorOwner {
+  causes: InternalCause[];
+}
+
+export interface InternalCause {
+  error: string;
+  stack?: string;
+  path?: readonly (string | number)[];
+}
+
+const owners = new WeakMap<object, ErrorOwner>();
+
+/** Hands the cause of any of these errors that turns out INTERNAL to `owner`, instead of a line of its own. */
+export function claimErrors(errors: readonly unknown[] | undefined, owner: ErrorOwner): void {
+  for (const error of errors ?? []) if (typeof error === "object" && error) owners.set(error, owner);
+}
+
+/** `work`, whose failure (an outage, before any resolver runs) `owner`'s line tells of. */
+export async function claimingErrors<T>(owner: ErrorOwner | undefined, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (owner) claimErrors([error], owner);
+    throw error;
+  }
+}
+
 // In place rather than a copy: yoga logs every error its mask replaces, and these are the client's.
 function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
   (error.extensions as Record<string, unknown>).code = code;
@@ -43,11 +71,15 @@ export function toClientError(error: unknown, log: Logger): GraphQLError {
   if (code) return withCode(error as GraphQLError, code);
   const cause = error instanceof GraphQLError ? (error.originalError ?? error) : error;
   if (isDatabaseFailure(cause)) countDatabaseError("query");
-  log.error("Unexpected error", {
+  const detail: InternalCause = {
     error: cause instanceof Error ? cause.message : String(cause),
     stack: cause instanceof Error ? cause.stack : undefined,
     path: error instanceof GraphQLError ? error.path : undefined,
-  });
+  };
+  // One line per failure: the operation's own line carries the cause when it has one.
+  const owner = typeof error === "object" && error ? owners.get(error) : undefined;
+  if (owner) owner.causes.push(detail);
+  else log.error("Unexpected error", { ...detail });
   return new GraphQLError("Internal server error", {
     path: error instanceof GraphQLError ? error.path : undefined,
     extensions: { code: "INTERNAL" },
