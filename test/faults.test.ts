@@ -14,7 +14,13 @@ import {
   type SendOutcome,
   sendUntilAcknowledged,
 } from "./helpers/resilient-clients.js";
-import { type PostgresServer, type RedisServer, startPostgres, startRedis } from "./helpers/services.js";
+import {
+  type PostgresServer,
+  type RedisServer,
+  servicesMissing,
+  startPostgres,
+  startRedis,
+} from "./helpers/services.js";
 
 // The product's promise under failures: while two instances take a stream of sends, one instance is
 // killed (kill -9) and later restarted, Redis is restarted (its pubsub loses whatever was in flight)
@@ -64,6 +70,8 @@ describe("faults", {
   const instances: Instance[] = [];
 
   before(async () => {
+    const missing = servicesMissing();
+    if (missing) throw new Error(`The fault suite starts its own PostgreSQL and Redis: ${missing}`);
     [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
     env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url };
     // One after the other: the first migrates the fresh database.
@@ -128,7 +136,8 @@ describe("faults", {
       { sender: s2, home: 0, targets: [direct(s2, r2), direct(s2, r0)] },
     ];
     const outcomes: SendOutcome[] = [];
-    const failures: string[] = [];
+    const failures: { at: Date; cid: string; instance: string; error: string }[] = [];
+    const label = (url: string) => (url === a.url ? "A" : "B");
     let sending = true;
     let giveUpAt = Number.POSITIVE_INFINITY;
     const senders = plans.map(async ({ sender, home, targets }) => {
@@ -142,8 +151,7 @@ describe("faults", {
             sender.token,
             { ...target, cid },
             () => giveUpAt,
-            (url, error) =>
-              failures.push(`${new Date().toISOString()} ${cid} via ${url}: ${error.slice(0, 300)}`),
+            (url, error) => failures.push({ at: new Date(), cid, instance: label(url), error }),
           ),
         );
         await sleep(20);
@@ -158,7 +166,13 @@ describe("faults", {
         `sends to go on ${what}`,
       ).catch((error) => {
         throw new Error(
-          `${error.message}; last failures:\n${failures.slice(-12).join("\n")}\n` +
+          `${error.message}; last failures:\n${failures
+            .slice(-12)
+            .map(
+              (failure) =>
+                `${failure.at.toISOString()} ${failure.cid} via ${failure.instance}: ${failure.error}`,
+            )
+            .join("\n")}\n` +
             instances
               .map((instance) => `${instance.url}:\n${instance.server.stderr().slice(-3000)}`)
               .join("\n"),
@@ -166,6 +180,18 @@ describe("faults", {
       });
     };
 
+    const expected = (username: string) =>
+      acknowledged().filter((outcome) => outcome.receivers.includes(username));
+    const missing = (receiver: ResumingReceiver) => {
+      const got = new Set(receiver.received.map((message) => message.cid));
+      return expected(receiver.username).filter((outcome) => !got.has(outcome.cid));
+    };
+    const stopSending = async () => {
+      sending = false;
+      // A send under way keeps retrying a little longer; what is still not acknowledged then counts as such.
+      giveUpAt = Math.min(giveUpAt, Date.now() + 30_000);
+      await Promise.all(senders);
+    };
     try {
       await midStream("before the faults");
       await a.kill();
@@ -182,26 +208,22 @@ describe("faults", {
         PHASE_CAP_MS,
         "sends through the restarted A",
       );
-    } finally {
-      sending = false;
-      // A send under way keeps retrying a little longer; what is still not acknowledged then is counted as such.
-      giveUpAt = Date.now() + 30_000;
-      await Promise.all(senders);
-    }
-
-    const sent = acknowledged();
-    const expected = (username: string) => sent.filter((outcome) => outcome.receivers.includes(username));
-    try {
+      await stopSending();
       await eventually(
-        async () =>
-          receivers.every((receiver) => {
-            const got = new Set(receiver.received.map((message) => message.cid));
-            return expected(receiver.username).every((outcome) => got.has(outcome.cid));
-          }),
+        async () => receivers.every((receiver) => missing(receiver).length === 0),
         PHASE_CAP_MS,
         "every acknowledged message to reach its receivers",
-      );
+      ).catch((error) => {
+        const report = receivers.map(
+          (receiver) =>
+            `${receiver.username} lacks ${missing(receiver)
+              .map((outcome) => outcome.cid)
+              .join(", ")}; its streams ended: ${receiver.interruptions.join(" | ")}`,
+        );
+        throw new Error(`${error.message}:\n${report.join("\n")}`);
+      });
     } finally {
+      await stopSending();
       await Promise.all(receivers.map((receiver) => receiver.stop()));
     }
 
@@ -209,15 +231,12 @@ describe("faults", {
     const unacknowledged = outcomes.filter((outcome) => !outcome.acknowledged);
     const interruptions = receivers.reduce((sum, receiver) => sum + receiver.interruptions.length, 0);
     const failureKinds = new Map<string, number>();
-    for (const failure of failures) {
-      const kind = failure
-        .replace(/^\S+ \S+ via /, "")
-        .replace(/[0-9a-f]{8,}|\d+/g, "#")
-        .slice(0, 120);
+    for (const { instance, error } of failures) {
+      const kind = `via ${instance}: ${error.replace(/\d+/g, "N").slice(0, 120)}`;
       failureKinds.set(kind, (failureKinds.get(kind) ?? 0) + 1);
     }
     console.log(
-      `faults: ${outcomes.length} sends, ${sent.length} acknowledged, ${retried} retried, ` +
+      `faults: ${outcomes.length} sends, ${acknowledged().length} acknowledged, ${retried} retried, ` +
         `${unacknowledged.length} not acknowledged; receivers resumed ${interruptions} times; failed attempts:\n${[...failureKinds].map(([kind, n]) => `  ${n} × ${kind}`).join("\n")}`,
     );
 
