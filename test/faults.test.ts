@@ -74,11 +74,9 @@ describe("faults", {
     if (missing) throw new Error(`The fault suite starts its own PostgreSQL and Redis: ${missing}`);
     [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
     env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url };
-    // One after the other: the first migrates the fresh database.
-    for (let i = 0; i < 2; i++) {
-      const server = await spawnServer(env);
-      instances.push(new Instance(server, server.url));
-    }
+    // Together, on the fresh database: the migration lock lets one of them migrate.
+    const servers = await Promise.all([spawnServer(env), spawnServer(env)]);
+    instances.push(...servers.map((server) => new Instance(server, server.url)));
   });
 
   after(async () => {
@@ -229,7 +227,9 @@ describe("faults", {
 
     const retried = outcomes.filter((outcome) => outcome.retries > 0).length;
     const unacknowledged = outcomes.filter((outcome) => !outcome.acknowledged);
-    const interruptions = receivers.reduce((sum, receiver) => sum + receiver.interruptions.length, 0);
+    const interruptions = receivers.flatMap((receiver) =>
+      receiver.interruptions.map((why) => why.slice(0, 80)),
+    );
     const failureKinds = new Map<string, number>();
     for (const { instance, error } of failures) {
       const kind = `via ${instance}: ${error.replace(/\d+/g, "N").slice(0, 120)}`;
@@ -237,7 +237,7 @@ describe("faults", {
     }
     console.log(
       `faults: ${outcomes.length} sends, ${acknowledged().length} acknowledged, ${retried} retried, ` +
-        `${unacknowledged.length} not acknowledged; receivers resumed ${interruptions} times; failed attempts:\n${[...failureKinds].map(([kind, n]) => `  ${n} × ${kind}`).join("\n")}`,
+        `${unacknowledged.length} not acknowledged; receivers resumed ${interruptions.length} times (${[...new Set(interruptions)].join(" | ")}); failed attempts:\n${[...failureKinds].map(([kind, n]) => `  ${n} × ${kind}`).join("\n")}`,
     );
 
     const sendOrder = new Map(outcomes.map((outcome, i) => [outcome.cid, i]));
