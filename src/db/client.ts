@@ -94,6 +94,13 @@ async function openPostgres(connectionString: string, max: number, log?: Logger)
     },
     async transaction(work) {
       const client = await pool.connect();
+      // The pool listens for errors only on idle connections: one lost mid-transaction (a restart,
+      // a failover) would otherwise end the process. Its statements fail, and it leaves the pool.
+      let lost: Error | undefined;
+      const onLost = (error: Error) => {
+        lost = error;
+      };
+      client.on("error", onLost);
       try {
         await client.query("BEGIN");
         const result = await work(async <Row>(statement: SqlStatement) => {
@@ -104,10 +111,11 @@ async function openPostgres(connectionString: string, max: number, log?: Logger)
         await client.query("COMMIT");
         return result;
       } catch (error) {
-        await client.query("ROLLBACK").catch(() => {});
+        if (!lost) await client.query("ROLLBACK").catch(() => {});
         throw error;
       } finally {
-        client.release();
+        client.off("error", onLost);
+        client.release(lost);
       }
     },
     get queryCount() {
@@ -115,6 +123,10 @@ async function openPostgres(connectionString: string, max: number, log?: Logger)
     },
     async withMigrationLock(fn) {
       const client = new pg.Client({ connectionString });
+      // A connection lost while migrating fails the migration (its statements reject), not the process.
+      client.on("error", (error) =>
+        log?.warn("PostgreSQL connection lost while migrating", { error: error.message }),
+      );
       await client.connect();
       try {
         await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
