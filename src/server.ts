@@ -2,8 +2,6 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Plugin } from "@envelop/core";
-import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
-import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { createFetch } from "@whatwg-node/fetch";
 import { type ExecutionArgs, type GraphQLError, getOperationAST } from "graphql";
 import { createYoga, type YogaInitialContext } from "graphql-yoga";
@@ -44,6 +42,7 @@ import { scheduleRoomUpkeep } from "./resolvers/rooms/upkeep.js";
 import { scheduleSummaries } from "./resolvers/threads/summaries.js";
 import { toClientError } from "./schema/errors.js";
 import { schema } from "./schema/index.js";
+import { queryLimitPlugins } from "./security/query-limits.js";
 import { parseBearer } from "./security/tokens.js";
 import { VERSION } from "./version.js";
 
@@ -71,13 +70,6 @@ type ServerContext = {
   /** Over graphql-ws, where there is no request. */
   clientAddress?: string;
 } & Partial<SocketState>;
-
-/** graphql-armor rejects with plain GraphQL errors; these are the client's to fix, so LIMIT_EXCEEDED. */
-const markLimitExceeded = [
-  (_ctx: unknown, error: GraphQLError) => {
-    (error.extensions as Record<string, unknown>).code = "LIMIT_EXCEEDED";
-  },
-];
 
 /** Gives parse and validation errors, which never reach execution's error masking, their API code. */
 function useRequestErrorCodes(log: Logger): Plugin {
@@ -150,6 +142,8 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       formDataLimits: { fileSize: config.maxUploadBytes, files: 1, fieldSize: 1024 * 1024 },
     }),
     landingPage: false,
+    // One operation per request: a JSON array would multiply the per-operation limits below.
+    batching: false,
     // Auth is a bearer token, never a cookie, so no origin is ever given credentials.
     cors: { origin: config.corsOrigins ?? "*", credentials: false },
     // GraphiQL sends its Headers tab with SSE requests but not as graphql-ws connectionParams, so
@@ -163,12 +157,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       error: (...args) => log.error(String(args[0])),
     },
     maskedErrors: { maskError: (error) => toClientError(error, log) },
-    plugins: [
-      maxDepthPlugin({ n: config.maxQueryDepth, onReject: markLimitExceeded }),
-      costLimitPlugin({ maxCost: config.maxQueryCost, onReject: markLimitExceeded }),
-      useRequestErrorCodes(log),
-      useSharedEventRendering(),
-    ],
+    plugins: [...queryLimitPlugins(config), useRequestErrorCodes(log), useSharedEventRendering()],
     context: async (initial: YogaInitialContext & Partial<ServerContext>): Promise<Context> => {
       const overWebSocket = Boolean(initial.connection || initial.token);
       const token = overWebSocket ? initial.token : parseBearer(initial.request.headers.get("authorization"));

@@ -103,3 +103,26 @@ export function dayRange(range: { from: Date; to: Date }): { from: string; to: s
   }
   return { from, to };
 }
+
+/** Deeper JSON than any real attribute needs; also what JSON.stringify and the database can nest. */
+export const MAX_JSON_DEPTH = 32;
+
+/** Refuses JSON nested deeper than MAX_JSON_DEPTH, walking without recursion so depth cannot overflow it. */
+export function shallowJson(value: unknown, field?: string): unknown {
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [node, depth] = pending.pop()!;
+    if (node === null || typeof node !== "object") continue;
+    if (depth > MAX_JSON_DEPTH) {
+      throw badInput(`JSON may nest at most ${MAX_JSON_DEPTH} levels deep`, field);
+    }
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+  return value;
+}
+
+/** A search term: trimmed, undefined when blank; the database cannot compare control characters. */
+export function searchTerm(raw: string | null | undefined, field = "search"): string | undefined {
+  if (raw == null || raw.trim() === "") return undefined;
+  return text(raw, field, { max: 200 });
+}

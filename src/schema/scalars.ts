@@ -1,5 +1,6 @@
 import { Kind, type ValueNode } from "graphql";
 import { badInput } from "../errors.js";
+import { MAX_JSON_DEPTH, shallowJson } from "../resolvers/validation.js";
 import { builder } from "./builder.js";
 
 builder.scalarType("DateTime", {
@@ -18,7 +19,12 @@ builder.scalarType("DateTime", {
   },
 });
 
-function literalValue(ast: ValueNode, variables: Record<string, unknown> | null | undefined): unknown {
+function literalValue(
+  ast: ValueNode,
+  variables: Record<string, unknown> | null | undefined,
+  depth = 1,
+): unknown {
+  if (depth > MAX_JSON_DEPTH) throw badInput(`JSON may nest at most ${MAX_JSON_DEPTH} levels deep`);
   switch (ast.kind) {
     case Kind.STRING:
     case Kind.BOOLEAN:
@@ -30,19 +36,19 @@ function literalValue(ast: ValueNode, variables: Record<string, unknown> | null 
     case Kind.NULL:
       return null;
     case Kind.LIST:
-      return ast.values.map((value) => literalValue(value, variables));
+      return ast.values.map((value) => literalValue(value, variables, depth + 1));
     case Kind.OBJECT:
       return Object.fromEntries(
-        ast.fields.map((field) => [field.name.value, literalValue(field.value, variables)]),
+        ast.fields.map((field) => [field.name.value, literalValue(field.value, variables, depth + 1)]),
       );
     case Kind.VARIABLE:
-      return variables?.[ast.name.value];
+      return shallowJson(variables?.[ast.name.value]);
   }
 }
 
 builder.scalarType("JSON", {
   description: "Any JSON value. Fields that take attributes require an object and cap its serialized size.",
   serialize: (value) => value,
-  parseValue: (value) => value,
+  parseValue: (value) => shallowJson(value),
   parseLiteral: (ast, variables) => literalValue(ast, variables),
 });
