@@ -1,6 +1,6 @@
 import { Kind, type ValueNode } from "graphql";
 import { badInput } from "../errors.js";
-import { MAX_JSON_DEPTH, shallowJson } from "../resolvers/validation.js";
+import { MAX_JSON_DEPTH, storableJson } from "../resolvers/validation.js";
 import { builder } from "./builder.js";
 
 builder.scalarType("DateTime", {
@@ -27,6 +27,7 @@ function literalValue(
   if (depth > MAX_JSON_DEPTH) throw badInput(`JSON may nest at most ${MAX_JSON_DEPTH} levels deep`);
   switch (ast.kind) {
     case Kind.STRING:
+      return storableJson(ast.value);
     case Kind.BOOLEAN:
     case Kind.ENUM:
       return ast.value;
@@ -38,17 +39,19 @@ function literalValue(
     case Kind.LIST:
       return ast.values.map((value) => literalValue(value, variables, depth + 1));
     case Kind.OBJECT:
-      return Object.fromEntries(
-        ast.fields.map((field) => [field.name.value, literalValue(field.value, variables, depth + 1)]),
+      return storableJson(
+        Object.fromEntries(
+          ast.fields.map((field) => [field.name.value, literalValue(field.value, variables, depth + 1)]),
+        ),
       );
     case Kind.VARIABLE:
-      return shallowJson(variables?.[ast.name.value]);
+      return storableJson(variables?.[ast.name.value]);
   }
 }
 
 builder.scalarType("JSON", {
   description: "Any JSON value. Fields that take attributes require an object and cap its serialized size.",
   serialize: (value) => value,
-  parseValue: (value) => shallowJson(value),
+  parseValue: (value) => storableJson(value),
   parseLiteral: (ast, variables) => literalValue(ast, variables),
 });
