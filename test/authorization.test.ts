@@ -230,13 +230,6 @@ const ROWS: Row[] = [
     () => "a direct secret",
   ),
   row(
-    "editMessage",
-    "a message, by editing it",
-    `mutation($m: ID!) { editMessage(id: $m, body: { text: { text: "edited secret" } }) { ${TEXT} } }`,
-    (w) => ({ m: w.aloneGroupMessageId }),
-    () => "edited secret",
-  ),
-  row(
     "createThread",
     "a group message, by starting a thread on it",
     `mutation($m: ID!) { createThread(parentMessageId: $m, name: "mine") { parentMessage { ${TEXT} } } }`,
@@ -271,6 +264,14 @@ const ROWS: Row[] = [
     "mutation($a: ID!, $g: ID!) { uploadGroupFile(attachmentId: $a, id: $g) { attachment { name } } }",
     (w, asStranger) => ({ a: w.attachmentId, g: asStranger ? strangersGroupId : w.sharedGroupId }),
     () => "secret.txt",
+  ),
+  // Last: it changes the message other rows read.
+  row(
+    "editMessage",
+    "a message, by editing it",
+    `mutation($m: ID!) { editMessage(id: $m, body: { text: { text: "edited secret" } }) { ${TEXT} } }`,
+    (w) => ({ m: w.aloneGroupMessageId }),
+    () => "edited secret",
   ),
 ];
 

@@ -95,10 +95,7 @@ async function runAll(calls: Call[], concurrency = 8): Promise<Finding[]> {
   const worker = async () => {
     while (next < calls.length) {
       const call = calls[next++]!;
-      const started = Date.now();
       const detail = await check(call);
-      if (process.env.HOSTILE_DEBUG && Date.now() - started > 1000)
-        console.error("slow", Date.now() - started, call.label);
       if (detail) findings.push({ label: call.label, detail });
     }
   };
@@ -370,9 +367,7 @@ describe("hostile input to every operation", () => {
       }
       if (role === "stranger") calls.push(...multipartCalls());
       count += calls.length;
-      if (process.env.HOSTILE_DEBUG) console.error(role, calls.length, new Date().toISOString());
       findings.push(...(await runAll(calls)));
-      if (process.env.HOSTILE_DEBUG) console.error(role, "done", new Date().toISOString(), findings.length);
     }
     console.log(`hostile-input: ${count} calls over ${fields.length} operations`);
     assert.deepEqual(
@@ -404,7 +399,8 @@ describe("document limits", () => {
 
   it("refuses an alias flood with LIMIT_EXCEEDED", async () => {
     for (const field of ["me { id }", "__typename"]) {
-      const aliases = Array.from({ length: 3000 }, (_, i) => `a${i}: ${field}`).join(" ");
+      // 1,000 aliases: more than MAX_QUERY_ALIASES, fewer tokens than MAX_QUERY_TOKENS.
+      const aliases = Array.from({ length: 1000 }, (_, i) => `a${i}: ${field}`).join(" ");
       const answer = await post(JSON.stringify({ query: `{ ${aliases} }` }));
       assert.equal(answer.code, "LIMIT_EXCEEDED", JSON.stringify(answer.result).slice(0, 300));
       assert.match(answer.result.errors[0].message, /alias/i);

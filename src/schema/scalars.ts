@@ -3,19 +3,24 @@ import { badInput } from "../errors.js";
 import { MAX_JSON_DEPTH, storableJson } from "../resolvers/validation.js";
 import { builder } from "./builder.js";
 
+/** PostgreSQL's timestamps and ISO-8601's four-digit years; JavaScript dates reach year 275760. */
+function storableDate(date: Date, raw: unknown): Date {
+  const year = date.getUTCFullYear();
+  if (Number.isNaN(date.getTime())) throw badInput(`Not an ISO-8601 date-time: ${JSON.stringify(raw)}`);
+  if (year < 1 || year > 9999)
+    throw badInput(`A DateTime's year must be from 1 to 9999: ${JSON.stringify(raw)}`);
+  return date;
+}
+
 builder.scalarType("DateTime", {
   description: "An ISO-8601 instant, always sent in UTC (2026-01-31T12:00:00.000Z).",
   serialize: (value) => (value as Date).toISOString(),
   parseValue: (value) => {
-    const date = typeof value === "string" ? new Date(value) : new Date(Number.NaN);
-    if (Number.isNaN(date.getTime())) throw badInput(`Not an ISO-8601 date-time: ${JSON.stringify(value)}`);
-    return date;
+    return storableDate(typeof value === "string" ? new Date(value) : new Date(Number.NaN), value);
   },
   parseLiteral: (ast) => {
     if (ast.kind !== Kind.STRING) throw badInput("A DateTime is written as an ISO-8601 string");
-    const date = new Date(ast.value);
-    if (Number.isNaN(date.getTime())) throw badInput(`Not an ISO-8601 date-time: "${ast.value}"`);
-    return date;
+    return storableDate(new Date(ast.value), ast.value);
   },
 });
 
