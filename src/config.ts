@@ -23,6 +23,9 @@ export interface Config {
   presenceTimeoutSeconds: number;
   maxQueryDepth: number;
   maxQueryCost: number;
+  maxQueryAliases: number;
+  maxQueryTokens: number;
+  maxQueryDirectives: number;
   loginMaxFailures: number;
   loginFailureWindowSeconds: number;
   /** scrypt's N; lower it only for tests. */
@@ -402,6 +405,9 @@ export function loadConfig(env: Env = process.env): Config {
     presenceTimeoutSeconds: integer(env, "PRESENCE_TIMEOUT_SECONDS", 60, 3, 3600),
     maxQueryDepth: integer(env, "MAX_QUERY_DEPTH", 12, 2, 100),
     maxQueryCost: integer(env, "MAX_QUERY_COST", 50_000, 100, 10_000_000),
+    maxQueryAliases: integer(env, "MAX_QUERY_ALIASES", 500, 1, 100_000),
+    maxQueryTokens: integer(env, "MAX_QUERY_TOKENS", 10_000, 100, 10_000_000),
+    maxQueryDirectives: integer(env, "MAX_QUERY_DIRECTIVES", 50, 1, 10_000),
     loginMaxFailures: integer(env, "LOGIN_MAX_FAILURES", 10, 1, 10_000),
     loginFailureWindowSeconds: integer(env, "LOGIN_FAILURE_WINDOW_SECONDS", 300, 1, 86_400),
     passwordHashCost: powerOfTwo(env, "PASSWORD_HASH_COST", 16_384, 2, 1_048_576),

@@ -2,8 +2,6 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Plugin } from "@envelop/core";
-import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
-import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { type ExecutionArgs, type GraphQLError, getOperationAST } from "graphql";
 import { createYoga, type YogaInitialContext } from "graphql-yoga";
 import { WebSocketServer } from "ws";
@@ -59,6 +57,7 @@ import { useRest } from "./rest/index.js";
 import { claimingErrors, toClientError } from "./schema/errors.js";
 import { schema } from "./schema/index.js";
 import { createAbuseLimits, useAdminCallLimit } from "./security/abuse-limits.js";
+import { queryLimitPlugins } from "./security/query-limits.js";
 import { parseBearer } from "./security/tokens.js";
 import { VERSION } from "./version.js";
 
@@ -87,13 +86,6 @@ type ServerContext = {
   clientAddress?: string;
   requestRecord?: RequestRecord;
 } & Partial<SocketState>;
-
-/** graphql-armor rejects with plain GraphQL errors; these are the client's to fix, so LIMIT_EXCEEDED. */
-const markLimitExceeded = [
-  (_ctx: unknown, error: GraphQLError) => {
-    (error.extensions as Record<string, unknown>).code = "LIMIT_EXCEEDED";
-  },
-];
 
 /** Gives parse and validation errors, which never reach execution's error masking, their API code. */
 function useRequestErrorCodes(log: Logger): Plugin {
@@ -165,6 +157,8 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     landingPage: false,
     // Yoga's cap on any body (25 MB by default) must let the largest upload and its fields through.
     maxRequestBodySize: config.maxUploadBytes + 2 * 1024 * 1024,
+    // One operation per request: a JSON array would multiply the per-operation limits below.
+    batching: false,
     // Auth is a bearer token, never a cookie, so no origin is ever given credentials.
     cors: { origin: config.corsOrigins ?? "*", credentials: false },
     // GraphiQL sends its Headers tab with SSE requests but not as graphql-ws connectionParams, so
@@ -180,8 +174,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     maskedErrors: { maskError: (error) => toClientError(error, log) },
     plugins: [
       ...(config.metrics ? [useOperationMetrics()] : []),
-      maxDepthPlugin({ n: config.maxQueryDepth, onReject: markLimitExceeded }),
-      costLimitPlugin({ maxCost: config.maxQueryCost, onReject: markLimitExceeded }),
+      ...queryLimitPlugins(config),
       useRequestErrorCodes(log),
       useSharedEventRendering(),
       useSpooledUploads({ dir: spoolDir(config.attachmentsDir), maxFileBytes: config.maxUploadBytes }),

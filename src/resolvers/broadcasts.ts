@@ -41,6 +41,8 @@ export async function adminBroadcast(
   const ext =
     input.ext == null ? {} : check.jsonObject(input.ext, "ext", ctx.services.config.maxMessageBytes);
   checkMessageSize(ctx, prepared.body, ext);
+  // Stored as jsonb, which cannot hold NUL or unpaired surrogates.
+  check.storableJson(prepared.body, "body");
   const id = randomUUID();
   // Made and counted in one statement: totalCount is exactly the users it is for.
   await ctx.services.db.query(sql`

@@ -73,6 +73,7 @@ export async function listConversations(
   const { user } = requireUser(ctx);
   const first = pageSize(args.first, "first");
   const { filter } = args;
+  if (filter?.mark != null) check.text(filter.mark, "filter.mark", { max: 64 });
   const [afterPinned, afterAt, afterId] = args.after == null ? [null, null, null] : parseCursor(args.after);
   // Ordered in SQL: a group's last activity is derived (ACTIVITY_SQL), not stored on the row.
   const rows = await ctx.services.db.query<Record<string, unknown>>(sql`

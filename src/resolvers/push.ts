@@ -81,7 +81,7 @@ export async function unregisterPushToken(
   input: { provider: PushProvider; token: string },
 ): Promise<boolean> {
   const { user } = requireUser(ctx);
-  const raw = input.token.trim();
+  const raw = check.text(input.token, "token", { max: TOKEN_MAX });
   const token =
     input.provider === "WEB_PUSH"
       ? normalSubscription(raw)

@@ -103,3 +103,40 @@ export function dayRange(range: { from: Date; to: Date }): { from: string; to: s
   }
   return { from, to };
 }
+
+/** Deeper JSON than any real attribute needs; also what JSON.stringify and the database can nest. */
+export const MAX_JSON_DEPTH = 32;
+
+/** NUL and unpaired surrogates: JavaScript strings hold them, PostgreSQL's text and jsonb cannot. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what it looks for
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const unstorable = (text: string) => UNSTORABLE.test(text);
+
+/**
+ * Refuses JSON nested deeper than MAX_JSON_DEPTH, or with text the database cannot store; walks
+ * without recursion so depth cannot overflow it.
+ */
+export function storableJson(value: unknown, field?: string): unknown {
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [node, depth] = pending.pop()!;
+    if (typeof node === "string" && unstorable(node)) {
+      throw badInput("JSON text must not contain NUL or unpaired surrogates", field);
+    }
+    if (node === null || typeof node !== "object") continue;
+    if (depth > MAX_JSON_DEPTH) {
+      throw badInput(`JSON may nest at most ${MAX_JSON_DEPTH} levels deep`, field);
+    }
+    for (const [key, child] of Object.entries(node)) {
+      if (unstorable(key)) throw badInput("JSON keys must not contain NUL or unpaired surrogates", field);
+      pending.push([child, depth + 1]);
+    }
+  }
+  return value;
+}
+
+/** A search term: trimmed, undefined when blank; the database cannot compare control characters. */
+export function searchTerm(raw: string | null | undefined, field = "search"): string | undefined {
+  if (raw == null || raw.trim() === "") return undefined;
+  return text(raw, field, { max: 200 });
+}

@@ -9,6 +9,7 @@ import type {
 } from "../../generated/prisma/client.js";
 import { requireAdmin, requireUser } from "../access.js";
 import { afterTimeCursor, type NodePage, nodePage, pageSize } from "../paging.js";
+import { searchTerm } from "../validation.js";
 import { requireManager, requireMemberOrAdmin, viewGroup } from "./access.js";
 
 // Reading groups: one group, the caller's, the public directory (every group for the app server),
@@ -60,7 +61,7 @@ async function listGroups(
   where: Prisma.GroupWhereInput,
 ): Promise<NodePage<Group>> {
   const first = pageSize(args.first, "first");
-  const search = args.search?.trim();
+  const search = searchTerm(args.search);
   const rows = await ctx.prisma.group.findMany({
     where: {
       ...where,

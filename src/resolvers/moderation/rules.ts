@@ -130,7 +130,7 @@ export async function adminModerationRules(
 ): Promise<NodePage<ModerationRule>> {
   requireAdmin(ctx);
   const first = pageSize(args.first, "first");
-  const search = args.search?.trim();
+  const search = check.searchTerm(args.search);
   const rows = await ctx.prisma.moderationRule.findMany({
     where: {
       ...(search ? { pattern: { contains: search, mode: "insensitive" } } : {}),

@@ -2,6 +2,7 @@ import type { Context } from "../../context.js";
 import type { Conversation, GroupRole, Room, RoomMember } from "../../generated/prisma/client.js";
 import { requireUser } from "../access.js";
 import { afterTimeCursor, type NodePage, nodePage, pageSize } from "../paging.js";
+import { searchTerm } from "../validation.js";
 import { requireRoomManager, requireRoomMember, viewRoom } from "./access.js";
 
 // Reading rooms: one room, the directory, the caller's, members and the block list.
@@ -16,7 +17,7 @@ export async function rooms(
   args: { first?: number | null; after?: string | null; search?: string | null },
 ): Promise<NodePage<Room>> {
   const first = pageSize(args.first, "first");
-  const search = args.search?.trim();
+  const search = searchTerm(args.search);
   const rows = await ctx.prisma.room.findMany({
     where: {
       destroyedAt: null,
