@@ -22,6 +22,7 @@ import { applyMigrations, readMigrations } from "./db/migrate.js";
 import { RoomHub } from "./delivery/room-hub.js";
 import { useSharedEventRendering } from "./delivery/shared-render.js";
 import { ChatLogTailer } from "./delivery/tailer.js";
+import { useWholeEventsOnly } from "./delivery/whole-events.js";
 import { clientAddressOf, trustFunction } from "./http/client-address.js";
 import { useIntrospectionSwitch } from "./http/introspection.js";
 import { useRequestCap } from "./http/request-cap.js";
@@ -177,6 +178,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
       ...queryLimitPlugins(config),
       useRequestErrorCodes(log),
       useSharedEventRendering(),
+      useWholeEventsOnly(),
       useSpooledUploads({ dir: spoolDir(config.attachmentsDir), maxFileBytes: config.maxUploadBytes }),
       useAdminCallLimit(),
       useRest({ log, docs: config.restDocs }),
