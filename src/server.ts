@@ -34,7 +34,7 @@ import {
   startRecord,
   useRequestLog,
 } from "./http/request-log.js";
-import { useSpooledUploads } from "./http/spooled-uploads.js";
+import { sweepAbandonedUploads, useSpooledUploads } from "./http/spooled-uploads.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, METRICS_PATH } from "./metrics/endpoint.js";
 import { useOperationMetrics } from "./metrics/operations.js";
@@ -61,6 +61,9 @@ import { createAbuseLimits, useAdminCallLimit } from "./security/abuse-limits.js
 import { queryLimitPlugins } from "./security/query-limits.js";
 import { parseBearer } from "./security/tokens.js";
 import { VERSION } from "./version.js";
+
+/** An upload whose spool file has not grown for this long was cut off by a crash, not still arriving. */
+const ABANDONED_UPLOAD_MS = 60 * 60 * 1000;
 
 export interface App {
   services: Services;
@@ -330,6 +333,10 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     },
     async start() {
       await services.chatLog.start();
+      sweepAbandonedUploads(spoolDir(config.attachmentsDir), ABANDONED_UPLOAD_MS).then(
+        (removed) => removed > 0 && log.info("Removed abandoned uploads", { removed }),
+        (error: Error) => log.warn("Sweeping abandoned uploads failed", { error: error.message }),
+      );
       await new Promise<void>((resolve, reject) => {
         httpServer.once("error", reject);
         httpServer.listen(config.port, config.host, () => resolve());

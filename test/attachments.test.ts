@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readdir, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { get, request } from "node:http";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { App } from "../src/server.js";
@@ -355,5 +356,29 @@ describe("attachment messages", () => {
       { to: carol.username, ids: Array.from({ length: 301 }, (_, i) => String(i + 1)) },
       bob.token,
     );
+  });
+});
+
+describe("upload spool", () => {
+  it("removes at start what an instance killed mid-upload left, and nothing still arriving", async () => {
+    const attachmentsDir = await mkdtemp(path.join(tmpdir(), "im-spool-"));
+    const spool = path.join(attachmentsDir, ".incoming");
+    await mkdir(spool);
+    await writeFile(path.join(spool, "abandoned.upload"), "half a file");
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600 * 1000);
+    await utimes(path.join(spool, "abandoned.upload"), twoHoursAgo, twoHoursAgo);
+    await writeFile(path.join(spool, "arriving.upload"), "a file on its way");
+    const restarted = await startApp({ ATTACHMENTS_DIR: attachmentsDir });
+    try {
+      await eventually(
+        async () => !(await readdir(spool)).includes("abandoned.upload"),
+        10_000,
+        "the abandoned upload removed",
+      );
+      assert.deepEqual(await readdir(spool), ["arriving.upload"]);
+    } finally {
+      await restarted.stop();
+      await rm(attachmentsDir, { recursive: true, force: true });
+    }
   });
 });

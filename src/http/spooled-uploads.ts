@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -207,4 +207,22 @@ function setAtPath(target: unknown, at: string, value: unknown) {
     if (typeof next !== "object" || next === null) return;
     current = next as Record<string, unknown>;
   }
+}
+
+/**
+ * Removes spool files older than `maxAgeMs`: what an instance killed mid-upload left. Younger ones may
+ * be another instance's uploads still arriving, in an attachments directory they share.
+ */
+export async function sweepAbandonedUploads(dir: string, maxAgeMs: number): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const cutoff = Date.now() - maxAgeMs;
+  let removed = 0;
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const info = await stat(file).catch(() => undefined);
+    if (!info || info.mtimeMs >= cutoff) continue;
+    await rm(file, { force: true });
+    removed += 1;
+  }
+  return removed;
 }
