@@ -25,6 +25,7 @@ import { ChatLogTailer } from "./delivery/tailer.js";
 import { useWholeEventsOnly } from "./delivery/whole-events.js";
 import { clientAddressOf, trustFunction } from "./http/client-address.js";
 import { useIntrospectionSwitch } from "./http/introspection.js";
+import { sendJson } from "./http/json.js";
 import { useRequestCap } from "./http/request-cap.js";
 import {
   logHttpRequest,
@@ -213,23 +214,23 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     res.setHeader("x-request-id", record.requestId);
     logHttpRequest(log, req, res, record, "/graphql");
     const path = req.url?.split("?")[0];
-    if (path === "/healthz") return json(res, 200, { status: "ok", version: VERSION });
+    if (path === "/healthz") return sendJson(res, 200, { status: "ok", version: VERSION });
     if (path === "/readyz") {
       const checks = await readiness(services, redis, draining);
-      return json(res, checks.ready ? 200 : 503, checks);
+      return sendJson(res, checks.ready ? 200 : 503, checks);
     }
     if (path === METRICS_PATH) return metrics.serve(req, res);
     if (path?.startsWith(DOWNLOAD_PATH) && (req.method === "GET" || req.method === "HEAD")) {
       return serveDownload(services, req, res).catch((error: Error) => {
         log.error("Download failed", { error: error.message });
-        if (!res.headersSent) json(res, 500, { error: "Internal server error" });
+        if (!res.headersSent) sendJson(res, 500, { error: "Internal server error" });
         else res.destroy();
       });
     }
     if (path?.startsWith(EXPORT_PATH) && req.method === "GET") {
       return serveExport(services, new URL(req.url!, "http://localhost"), res).catch((error: Error) => {
         log.error("Export failed", { error: error.message });
-        if (!res.headersSent) json(res, 500, { error: "Internal server error" });
+        if (!res.headersSent) sendJson(res, 500, { error: "Internal server error" });
         else res.destroy(); // cut short: the client must not take a partial file for the whole
       });
     }
@@ -403,8 +404,4 @@ async function readiness(services: Services, redis: RedisClients | undefined, dr
   const redisState = redis ? await probe(() => redis.command.ping()) : "not configured";
   const ready = !draining && database === "ok" && (redisState === "ok" || !redis);
   return { ready, draining, database, redis: redisState };
-}
-
-function json(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
 }

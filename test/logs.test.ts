@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createClient } from "graphql-ws";
-import pg from "pg";
 import WebSocket from "ws";
-import type { App } from "../src/server.js";
+import { takeDatabaseDown } from "./helpers/app.js";
 import { type GraphQLResponse, wsUrl } from "./helpers/client.js";
 import { type SignedIn, signUp } from "./helpers/factories.js";
 import { lineWith, startLoggedApp } from "./helpers/logs.js";
@@ -159,14 +158,3 @@ describe("request logs", () => {
     assert.ok(!broken.text().includes(bob.token));
   });
 });
-
-/** Embedded: close PGlite. Services: refuse and cut every connection to the test database. */
-async function takeDatabaseDown(app: App) {
-  if (app.services.db.mode === "embedded") return app.services.db.close();
-  const name = new URL(app.services.config.databaseUrl!).pathname.slice(1);
-  const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
-  await admin.connect();
-  await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
-  await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [name]);
-  await admin.end();
-}

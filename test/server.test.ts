@@ -7,8 +7,14 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import pg from "pg";
 import { loadConfig } from "../src/config.js";
-import type { App } from "../src/server.js";
-import { ROOT, spawnServer, startApp, type TestServer, testStorage } from "./helpers/app.js";
+import {
+  ROOT,
+  spawnServer,
+  startApp,
+  type TestServer,
+  takeDatabaseDown,
+  testStorage,
+} from "./helpers/app.js";
 import { connect, fails, gql, ok } from "./helpers/client.js";
 import { servicesMode } from "./helpers/env.js";
 import { adminToken, PASSWORD, signIn, signUp } from "./helpers/factories.js";
@@ -21,17 +27,6 @@ before(async () => {
   url = server.url;
 });
 after(() => server.stop());
-
-/** Embedded: close PGlite. Services: refuse and cut every connection to the test database. */
-async function takeDatabaseDown(app: App) {
-  if (app.services.db.mode === "embedded") return app.services.db.close();
-  const name = new URL(app.services.config.databaseUrl!).pathname.slice(1);
-  const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
-  await admin.connect();
-  await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
-  await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [name]);
-  await admin.end();
-}
 
 const origin = () => new URL(url).origin;
 

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Config } from "../config.js";
 import type { Database } from "../db/client.js";
+import { sendJson } from "../http/json.js";
 import type { Logger } from "../logger.js";
 import { parseBearer } from "../security/tokens.js";
 import { inCluster, scrapeAllWorkers, shareWithPrimary } from "./cluster.js";
@@ -33,7 +34,7 @@ export function createMetrics(
 ): MetricsEndpoint {
   if (!config.metrics) {
     return {
-      serve: async (_req, res) => json(res, 404, { error: "Not found: metrics are off (METRICS=false)" }),
+      serve: async (_req, res) => sendJson(res, 404, { error: "Not found: metrics are off (METRICS=false)" }),
       stop: () => {},
     };
   }
@@ -46,13 +47,13 @@ export function createMetrics(
     async serve(req, res) {
       if (req.method !== "GET" && req.method !== "HEAD") {
         res.setHeader("allow", "GET, HEAD");
-        return json(res, 405, { error: "Method not allowed: GET /metrics" });
+        return sendJson(res, 405, { error: "Method not allowed: GET /metrics" });
       }
       if (expected) {
         const given = parseBearer(req.headers.authorization);
         if (!given || !timingSafeEqual(digest(given), expected)) {
           res.setHeader("www-authenticate", 'Bearer realm="metrics"');
-          return json(res, 401, { error: "Send Authorization: Bearer <METRICS_TOKEN>" });
+          return sendJson(res, 401, { error: "Send Authorization: Bearer <METRICS_TOKEN>" });
         }
       }
       let text: string;
@@ -60,7 +61,7 @@ export function createMetrics(
         text = inCluster() ? await scrapeAllWorkers() : await registry.metrics();
       } catch (error) {
         sources.log.error("Collecting metrics failed", { error: (error as Error).message });
-        return json(res, 503, { error: "Metrics are unavailable right now" });
+        return sendJson(res, 503, { error: "Metrics are unavailable right now" });
       }
       res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store" });
       res.end(req.method === "HEAD" ? undefined : text);
@@ -69,8 +70,4 @@ export function createMetrics(
       for (const stop of stops) stop();
     },
   };
-}
-
-function json(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
 }

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 import { loadConfig } from "../../src/config.js";
 import { type App, buildApp } from "../../src/server.js";
 import { createTestDatabase, serverEnv, servicesMode, uniqueName } from "./env.js";
@@ -122,4 +123,15 @@ export async function spawnServer(
       await once(child, "exit");
     },
   };
+}
+
+/** Embedded: close PGlite. Services: refuse and cut every connection to the test database. */
+export async function takeDatabaseDown(app: App) {
+  if (app.services.db.mode === "embedded") return app.services.db.close();
+  const name = new URL(app.services.config.databaseUrl!).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await admin.connect();
+  await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
+  await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [name]);
+  await admin.end();
 }
